@@ -1,0 +1,2 @@
+// libnftables: apply a whole ruleset (our table) atomically from text.
+#include <nftables/libnftables.h>

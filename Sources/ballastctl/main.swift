@@ -1,0 +1,1 @@
+print("ballastctl: not yet implemented")

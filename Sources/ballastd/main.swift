@@ -1,0 +1,1 @@
+print("ballastd: not yet implemented")

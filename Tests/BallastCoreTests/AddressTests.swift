@@ -1,0 +1,48 @@
+import Testing
+@testable import BallastCore
+
+@Suite struct AddressTests {
+    @Test(arguments: [
+        ("192.0.2.1", "192.0.2.1"),
+        ("2001:db8::1", "2001:db8::1"),
+        ("2001:DB8:0:0:0:0:0:1", "2001:db8::1"),
+        ("::", "::"),
+        ("::1", "::1"),
+        ("fe80::", "fe80::"),
+        ("2001:db8:0:1:1:1:1:1", "2001:db8:0:1:1:1:1:1"),
+        ("2001:0:0:1:0:0:0:1", "2001:0:0:1::1"),
+        ("::ffff:192.0.2.1", "::ffff:c000:201"),
+    ])
+    func parsesAndPrintsCanonically(input: String, canonical: String) throws {
+        let a = try #require(IPAddress(input))
+        #expect(a.description == canonical)
+        #expect(IPAddress(canonical) == a)
+        #expect(IPAddress(bytes: a.bytes) == a)
+    }
+
+    @Test(arguments: ["", "1.2.3", "1.2.3.4.5", "256.1.1.1", "01.2.3.4", "1::2::3", ":::", "2001:db8::g", "1.2.3.4/32", "fe80::1%eth0"])
+    func rejectsBadText(_ input: String) {
+        #expect(IPAddress(input) == nil)
+    }
+
+    @Test func cidrContainsAndMasks() throws {
+        let c = try CIDR(parsing: "192.0.2.0/24")
+        #expect(c.contains(IPAddress("192.0.2.255")!))
+        #expect(!c.contains(IPAddress("192.0.3.0")!))
+        #expect(c.last == IPAddress("192.0.2.255"))
+        #expect(c.size == 256)
+        #expect(throws: CIDR.ParseError.hostBitsSet(given: "192.0.2.1/24", network: "192.0.2.0/24")) {
+            try CIDR(parsing: "192.0.2.1/24")
+        }
+        let v6 = try CIDR(parsing: "2001:db8::/120")
+        #expect(v6.last == IPAddress("2001:db8::ff"))
+        #expect(v6.contains(IPAddress("2001:db8::80")!))
+        #expect(try CIDR(parsing: "10.0.0.0/8").overlaps(CIDR(parsing: "10.1.0.0/16")))
+    }
+
+    @Test func advancedStopsAtFamilyEnd() {
+        #expect(IPAddress("255.255.255.255")!.advanced(by: 1) == nil)
+        #expect(IPAddress("10.0.0.255")!.advanced(by: 1) == IPAddress("10.0.1.0"))
+        #expect(IPAddress("::ffff:ffff:ffff:ffff")!.advanced(by: 1) == IPAddress("0:0:0:1::"))
+    }
+}
