@@ -1,0 +1,68 @@
+// Protocols for the kernel objects besides IPVS that Ballast owns: the VIP
+// addresses on its dummy link, and its nftables table for source NAT.
+// Implementations: LinkAddress (rtnetlink via libnl-route-3), NFTables
+// (libnftables); in-memory fakes in BallastFakes.
+
+/// Cluster traffic policy needs source NAT: packets that IPVS forwards from a
+/// virtual service to `destinations` (endpoints on other nodes) leave with the
+/// node's address, so replies come back through this node.
+public struct SNATRule: Sendable, Hashable, Comparable, CustomStringConvertible {
+    public var address: IPAddress
+    public var port: UInt16
+    public var `protocol`: IPVSProtocol
+    /// Destinations (real servers) whose traffic from this VIP:port is masqueraded.
+    public var destinations: [IPAddress]
+
+    public init(address: IPAddress, port: UInt16, protocol: IPVSProtocol, destinations: [IPAddress]) {
+        self.address = address
+        self.port = port
+        self.protocol = `protocol`
+        self.destinations = destinations.sorted()
+    }
+
+    public var description: String {
+        "masquerade \(`protocol`.upperName) \(address.withPort(port)) → \(destinations.map(\.description).joined(separator: ", "))"
+    }
+
+    public static func < (a: Self, b: Self) -> Bool {
+        (a.address, a.port, a.protocol.number) < (b.address, b.port, b.protocol.number)
+    }
+}
+
+/// Error from a data-plane operation, naming what was attempted.
+public struct DataPlaneError: Error, Sendable, Hashable, CustomStringConvertible {
+    public var operation: String
+    public var errno: Int32
+    public var reason: String
+
+    public init(operation: String, errno: Int32 = 0, reason: String) {
+        self.operation = operation
+        self.errno = errno
+        self.reason = reason
+    }
+
+    public var description: String { "\(operation): \(reason)" }
+}
+
+/// The VIPs held locally (so IPVS sees packets to them) on a dummy link of
+/// Ballast's own, which is NOARP so that only the announcer answers ARP/NDP.
+public protocol VIPControl: Sendable {
+    /// Creates the link if missing (NOARP, up). Idempotent.
+    func ensureLink() throws(DataPlaneError)
+    /// Addresses currently on the link (host prefixes only).
+    func addresses() throws(DataPlaneError) -> Set<IPAddress>
+    func add(_ address: IPAddress) throws(DataPlaneError)
+    func remove(_ address: IPAddress) throws(DataPlaneError)
+    /// Deletes the link and with it every address (`ballastd cleanup`).
+    func removeLink() throws(DataPlaneError)
+}
+
+/// Ballast's own nftables table holding the SNAT rules.
+public protocol SNATControl: Sendable {
+    /// The rules currently in the table, or nil when the table does not exist.
+    func current() throws(DataPlaneError) -> [SNATRule]?
+    /// Replaces the whole table atomically with one holding exactly `rules`.
+    func replace(with rules: [SNATRule]) throws(DataPlaneError)
+    /// Deletes the table (`ballastd cleanup`).
+    func removeTable() throws(DataPlaneError)
+}
