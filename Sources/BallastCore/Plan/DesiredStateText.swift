@@ -37,7 +37,7 @@ extension DesiredState: CustomStringConvertible {
                 head += plan.addresses.map(\.description).joined(separator: ", ") + " (pool \(plan.pool ?? "?"))"
                 head += ", externalTrafficPolicy \(plan.externalTrafficPolicy.rawValue)"
                 head += ", endpoints \(plan.endpoints)"
-                head += ", \(plan.destinations) destinations"
+                head += ", \(plan.destinations) destination\(plan.destinations == 1 ? "" : "s")"
                     + (plan.drainingDestinations > 0 ? " + \(plan.drainingDestinations) draining" : "") + " here"
             }
             return [head] + plan.reasons.map { "  - \($0)" } + plan.withdrawn.map { "  - \($0)" }
