@@ -164,13 +164,14 @@ import Testing
                 // Some Service on the address has a ready endpoint (here, for Local: on the announcer).
                 let family = announcement.address.family
                 let serving = announcement.services.map { snapshot.services[$0]! }.filter { service in
-                    ServiceBackends(service: service, slices: snapshot.slices(for: service.ref)).readyFamilies.contains(family)
+                    ServiceBackends(service: service, slices: snapshot.slices(for: service.ref), trackNodes: false).hasReady(family)
                 }
                 #expect(!serving.isEmpty, "seed \(seed): \(announcement.address) announced without ready endpoints")
                 let local = serving.filter { $0.externalTrafficPolicy == .local }
                 if !local.isEmpty {
                     let hasLocal = local.contains { service in
-                        ServiceBackends(service: service, slices: snapshot.slices(for: service.ref)).readyNodes[family]?.contains(name) == true
+                        ServiceBackends(service: service, slices: snapshot.slices(for: service.ref), trackNodes: true)
+                            .readyNodes(family).contains(name)
                     }
                     #expect(hasLocal, "seed \(seed): \(name) announces Local \(announcement.address) without a local endpoint")
                 }

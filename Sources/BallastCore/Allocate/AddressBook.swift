@@ -5,20 +5,22 @@
 
 struct AddressBook: Sendable {
     struct Holder: Sendable {
-        var pool: String
+        /// PoolIndex.id of the pool the address was granted from.
+        var pool: Int
         /// The sharing identity of the first holder; every later holder matches it.
         var share: ShareKey
-        var ports: [ServicePortKey: ObjectRef]
+        /// Few per address: a list is cheaper than a dictionary.
+        var ports: [(port: ServicePortKey, user: ObjectRef)]
         var services: [ObjectRef]
     }
 
     private struct PoolFamily: Hashable {
-        var pool: String
+        var pool: Int
         var family: AddressFamily
     }
 
     private struct SharingSlot: Hashable {
-        var pool: String
+        var pool: Int
         var family: AddressFamily
         var key: String
     }
@@ -41,33 +43,33 @@ struct AddressBook: Sendable {
         guard let wanted = request.share.sharingKey else { return (first, .requesterDoesNotShare) }
         guard held == wanted else { return (first, .keysDiffer(holder: held, requester: wanted)) }
         guard holder.share.backendKey == request.share.backendKey else { return (first, .backendsDiffer) }
-        for port in request.ports.sorted() {
-            if let user = holder.ports[port], user != request.ref { return (user, .portInUse(port)) }
+        for port in request.ports {
+            if let use = holder.ports.first(where: { $0.port == port && $0.user != request.ref }) {
+                return (use.user, .portInUse(port))
+            }
         }
         return nil
     }
 
     /// Records `request` as a holder of `address`; the caller has checked `conflict`.
-    mutating func take(_ address: IPAddress, pool: String, for request: AddressRequest) {
-        if var holder = holders[address] {
-            for port in request.ports { holder.ports[port] = request.ref }
-            holder.services.append(request.ref)
-            holders[address] = holder
+    mutating func take(_ address: IPAddress, pool: PoolIndex, for request: AddressRequest) {
+        let uses = request.ports.map { (port: $0, user: request.ref) }
+        if holders[address] != nil {
+            holders[address]!.ports += uses
+            holders[address]!.services.append(request.ref)
             return
         }
-        holders[address] = Holder(pool: pool, share: request.share,
-                                  ports: Dictionary(uniqueKeysWithValues: request.ports.map { ($0, request.ref) }),
-                                  services: [request.ref])
-        inUse[PoolFamily(pool: pool, family: address.family), default: 0] += 1
+        holders[address] = Holder(pool: pool.id, share: request.share, ports: uses, services: [request.ref])
+        inUse[PoolFamily(pool: pool.id, family: address.family), default: 0] += 1
         if let key = request.share.sharingKey {
-            sharable[SharingSlot(pool: pool, family: address.family, key: key), default: []].insert(address)
+            sharable[SharingSlot(pool: pool.id, family: address.family, key: key), default: []].insert(address)
         }
     }
 
     mutating func release(_ address: IPAddress, for ref: ObjectRef) {
         guard var holder = holders[address] else { return }
         holder.services.removeAll { $0 == ref }
-        holder.ports = holder.ports.filter { $0.value != ref }
+        holder.ports.removeAll { $0.user == ref }
         guard holder.services.isEmpty else {
             holders[address] = holder
             return
@@ -84,12 +86,12 @@ struct AddressBook: Sendable {
         }
     }
 
-    func inUse(pool: String, family: AddressFamily) -> UInt64 { inUse[PoolFamily(pool: pool, family: family)] ?? 0 }
+    func inUse(pool: PoolIndex, family: AddressFamily) -> UInt64 { inUse[PoolFamily(pool: pool.id, family: family)] ?? 0 }
 
     /// The lowest usable address of `family` in `pool` that nobody holds.
     /// Amortised O(1): the cursor only moves past held addresses.
     mutating func lowestFree(in pool: PoolIndex, family: AddressFamily) -> IPAddress? {
-        let slot = PoolFamily(pool: pool.name, family: family)
+        let slot = PoolFamily(pool: pool.id, family: family)
         guard !exhausted.contains(slot), let ranges = pool.ranges[family] else { return nil }
         let start = cursors[slot]
         for range in ranges where start.map({ range.last >= $0 }) ?? true {
@@ -110,7 +112,7 @@ struct AddressBook: Sendable {
     /// The lowest address of `family` in `pool` that `request` may join under its sharing key.
     func lowestJoinable(in pool: PoolIndex, family: AddressFamily, for request: AddressRequest) -> IPAddress? {
         guard let key = request.share.sharingKey,
-              let addresses = sharable[SharingSlot(pool: pool.name, family: family, key: key)] else { return nil }
+              let addresses = sharable[SharingSlot(pool: pool.id, family: family, key: key)] else { return nil }
         return addresses.filter { conflict(at: $0, for: request) == nil }.min()
     }
 }

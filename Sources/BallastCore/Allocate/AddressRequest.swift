@@ -65,25 +65,27 @@ struct ShareKey: Sendable, Hashable {
     }
 }
 
-struct AddressRequest: Sendable {
-    var ref: ObjectRef
-    var service: Service
-    var families: FamilyRequirement
-    /// Requested addresses, at most one per family; empty = allocate automatically.
-    var requested: [IPAddress]
+/// Immutable, and a class so that the allocator passes and reorders requests
+/// without copying every Service's strings and dictionaries.
+final class AddressRequest: Sendable {
+    let ref: ObjectRef
+    let service: Service
+    let families: FamilyRequirement
+    /// Requested addresses, at most one per family, primary first; empty = allocate automatically.
+    let requested: [IPAddress]
     /// Where the request came from, for messages ("spec.loadBalancerIP", an annotation key).
-    var requestSource: String
-    var poolName: String?
-    var share: ShareKey
-    var ports: Set<ServicePortKey>
+    let requestSource: String
+    let poolName: String?
+    let share: ShareKey
+    let ports: [ServicePortKey]
 
     init(_ service: Service) throws(AllocationFailure) {
         ref = service.ref
         self.service = service
-        families = FamilyRequirement(service)
+        let families = FamilyRequirement(service)
         poolName = ServiceAnnotations.value(ServiceAnnotations.addressPool, in: service.annotations)?.value
         share = ShareKey(service)
-        ports = Set(service.ports.map { ServicePortKey(protocol: $0.protocol, port: $0.port) })
+        ports = service.ports.map { ServicePortKey(protocol: $0.protocol, port: $0.port) }.uniqued().sorted()
 
         let specIP = service.loadBalancerIP.flatMap { $0.isEmpty ? nil : $0 }
         let annotation = ServiceAnnotations.value(ServiceAnnotations.loadBalancerIPs, in: service.annotations)
@@ -122,8 +124,8 @@ struct AddressRequest: Sendable {
                 throw .tooManyRequestedAddresses(source: requestSource, families: families.description)
             }
         }
-        let order = families
-        requested = addresses.sorted { order.rank($0.family) < order.rank($1.family) }
+        requested = addresses.sorted { families.rank($0.family) < families.rank($1.family) }
+        self.families = families
     }
 }
 

@@ -58,7 +58,10 @@ public struct Allocator: Sendable {
                          previous: [ObjectRef: [IPAddress]] = [:]) -> AllocationResult {
         var run = AllocationRun(pools: pools, namespaces: namespaces)
         var requests: [AddressRequest] = []
-        for service in services.sorted(by: { $0.ref < $1.ref }) where service.type == .loadBalancer {
+        // Sorting indices, not Services: a Service is a large value to move around.
+        for index in services.indices.sorted(by: { services[$0].ref < services[$1].ref }) {
+            let service = services[index]
+            guard service.type == .loadBalancer else { continue }
             if let reason = ignoreReason(for: service) {
                 run.result.ignored[service.ref] = reason
                 continue
@@ -85,10 +88,10 @@ private struct AllocationRun {
 
     init(pools: [AddressPool], namespaces: [String: Namespace]) {
         // Duplicate names are a configuration error the decoder reports; keep the first here.
-        var byName: [String: PoolIndex] = [:]
-        for pool in pools where byName[pool.name] == nil { byName[pool.name] = PoolIndex(pool) }
-        self.poolsByName = byName
-        self.pools = byName.values.sorted { $0.name < $1.name }
+        var unique: [String: AddressPool] = [:]
+        for pool in pools where unique[pool.name] == nil { unique[pool.name] = pool }
+        self.pools = unique.values.sorted { $0.name < $1.name }.enumerated().map { PoolIndex($1, id: $0) }
+        self.poolsByName = Dictionary(uniqueKeysWithValues: self.pools.map { ($0.name, $0) })
         self.namespaces = namespaces
     }
 
@@ -98,33 +101,35 @@ private struct AllocationRun {
         var addresses: [IPAddress]
     }
 
+    /// `requests` must be sorted by name.
     mutating func allocate(_ requests: [AddressRequest], previous: [ObjectRef: [IPAddress]]) {
         // 1. Re-grant every still-valid previous address before anything new,
         //    so that no new Service can take an address an existing one holds.
-        var kept: [ObjectRef: Kept] = [:]
+        var kept: [Kept?] = []
+        kept.reserveCapacity(requests.count)
         for request in requests {
             let before = previous[request.ref].flatMap { $0.isEmpty ? nil : $0 } ?? request.service.ingressIPs
-            if let k = keep(before, for: request) { kept[request.ref] = k }
+            kept.append(before.isEmpty ? nil : keep(before, for: request))
         }
         // 2. Complete Services that kept something, then explicit requests, then
-        //    automatic allocation; each group in name order.
-        let order = requests.sorted {
-            (kept[$0.ref] == nil ? 1 : 0, $0.requested.isEmpty ? 1 : 0, $0.ref)
-                < (kept[$1.ref] == nil ? 1 : 0, $1.requested.isEmpty ? 1 : 0, $1.ref)
-        }
-        for request in order {
-            if !request.requested.isEmpty {
-                assignRequested(request, kept: kept[request.ref])
-            } else if let k = kept[request.ref] {
-                complete(request, kept: k)
-            } else {
-                allocateAutomatically(request)
+        //    automatic allocation; each group in name order (the order of `requests`).
+        for keptSome in [true, false] {
+            for explicit in [true, false] {
+                for (request, k) in zip(requests, kept) where (k != nil) == keptSome && !request.requested.isEmpty == explicit {
+                    if explicit {
+                        assignRequested(request, kept: k)
+                    } else if let k {
+                        complete(request, kept: k)
+                    } else {
+                        allocateAutomatically(request)
+                    }
+                }
             }
         }
         result.usage = pools.flatMap { pool in
             AddressFamily.allCases.filter(pool.has).map { family in
                 PoolUsage(pool: pool.name, family: family, size: pool.sizes[family] ?? 0,
-                          inUse: book.inUse(pool: pool.name, family: family))
+                          inUse: book.inUse(pool: pool, family: family))
             }
         }
     }
@@ -158,7 +163,7 @@ private struct AllocationRun {
                     if let (holder, conflict) = book.conflict(at: address, for: request) {
                         withdraw(address, "\(holder) holds it and \(conflict)")
                     } else {
-                        book.take(address, pool: p.name, for: request)
+                        book.take(address, pool: p, for: request)
                         addresses.append(address)
                         pool = p
                     }
@@ -246,7 +251,7 @@ private struct AllocationRun {
             if let (holder, conflict) = book.conflict(at: address, for: request) {
                 return fail(request, .addressInUse(address, by: holder, conflict), releasing: addresses)
             }
-            book.take(address, pool: chosen.name, for: request)
+            book.take(address, pool: chosen, for: request)
             addresses.append(address)
             pool = chosen
         }
@@ -262,7 +267,7 @@ private struct AllocationRun {
         for family in request.families.families
         where addresses.count < request.families.maximum && !addresses.contains(where: { $0.family == family }) {
             if let address = candidate(in: kept.pool, family, for: request) {
-                book.take(address, pool: kept.pool.name, for: request)
+                book.take(address, pool: kept.pool, for: request)
                 addresses.append(address)
             } else {
                 shortages.append(shortage(kept.pool, family))
@@ -296,7 +301,7 @@ private struct AllocationRun {
         var shortages: [PoolShortage] = []
         for group in groups {
             if let (pool, addresses) = best(in: group, for: request, shortages: &shortages) {
-                for address in addresses { book.take(address, pool: pool.name, for: request) }
+                for address in addresses { book.take(address, pool: pool, for: request) }
                 return assign(request, pool: pool, addresses)
             }
         }
@@ -355,6 +360,6 @@ private struct AllocationRun {
 
     private func shortage(_ pool: PoolIndex, _ family: AddressFamily) -> PoolShortage {
         PoolShortage(pool: pool.name, family: family, hasFamily: pool.has(family), onlyFamily: pool.hasOnly(family),
-                     inUse: book.inUse(pool: pool.name, family: family), size: pool.sizes[family] ?? 0)
+                     inUse: book.inUse(pool: pool, family: family), size: pool.sizes[family] ?? 0)
     }
 }

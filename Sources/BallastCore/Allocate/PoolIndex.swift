@@ -3,6 +3,8 @@
 // and in which order pools are tried).
 
 struct PoolIndex: Sendable {
+    /// Position among the run's pools (sorted by name): a cheap key for per-pool state.
+    let id: Int
     let pool: AddressPool
     /// Ranges of each family, ascending, so "lowest free address" is well defined
     /// whatever order the configuration lists them in.
@@ -10,7 +12,8 @@ struct PoolIndex: Sendable {
     /// Usable addresses per family (avoidBuggyIPs excluded), saturating.
     let sizes: [AddressFamily: UInt64]
 
-    init(_ pool: AddressPool) {
+    init(_ pool: AddressPool, id: Int = 0) {
+        self.id = id
         self.pool = pool
         var ranges: [AddressFamily: [AddressRange]] = [:]
         for range in pool.ranges { ranges[range.family, default: []].append(range) }

@@ -7,17 +7,20 @@ public enum ServiceAnnotations {
     public static let prefixes = ["ballast.io", "metallb.io", "metallb.universe.tf"]
 
     /// Name of the pool to allocate from.
-    public static let addressPool = "address-pool"
+    public static let addressPool = keys("address-pool")
     /// Comma-separated addresses requested, at most one per family.
-    public static let loadBalancerIPs = "loadBalancerIPs"
+    public static let loadBalancerIPs = keys("loadBalancerIPs")
     /// Sharing key: Services with equal keys may share an address.
-    public static let allowSharedIP = "allow-shared-ip"
+    public static let allowSharedIP = keys("allow-shared-ip")
 
-    /// The value of `NAME` under the first prefix that sets it, with the full key
-    /// (for messages that tell the user which annotation was read).
-    public static func value(_ name: String, in annotations: [String: String]) -> (key: String, value: String)? {
-        for prefix in prefixes {
-            let key = "\(prefix)/\(name)"
+    /// The full keys of annotation `name`, one per prefix, in precedence order.
+    public static func keys(_ name: String) -> [String] { prefixes.map { "\($0)/\(name)" } }
+
+    /// The value of the first of `keys` that is set, with that key (messages
+    /// tell the user which annotation was read).
+    public static func value(_ keys: [String], in annotations: [String: String]) -> (key: String, value: String)? {
+        guard !annotations.isEmpty else { return nil }
+        for key in keys {
             if let value = annotations[key] { return (key, value) }
         }
         return nil

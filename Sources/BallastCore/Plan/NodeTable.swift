@@ -13,6 +13,12 @@ struct NodeTable: Sendable {
         var usable: Bool { live && ready && !excluded }
     }
 
+    /// A node that may announce: only what ranking needs, cheap to copy and filter.
+    struct Candidate: Sendable {
+        var name: String
+        var hashPrefix: StableHash
+    }
+
     /// Every node known from the snapshot or the liveness input, by name.
     let entries: [Entry]
 
@@ -37,12 +43,12 @@ struct NodeTable: Sendable {
     }
 
     /// Nodes that may announce addresses of `pool`, ignoring endpoints.
-    func eligible(for pool: AddressPool?) -> [Entry] {
-        entries.filter { $0.usable && Self.matches($0, pool) }
+    func eligible(for pool: AddressPool?) -> [Candidate] {
+        entries.filter { $0.usable && Self.matches($0, pool) }.map { Candidate(name: $0.name, hashPrefix: $0.hashPrefix) }
     }
 
     /// Highest rendezvous score wins; see Rendezvous.
-    static func announcer(of address: IPAddress, among candidates: [Entry]) -> String? {
+    static func announcer(of address: IPAddress, among candidates: [Candidate]) -> String? {
         var best: (score: UInt64, name: String)?
         for entry in candidates {
             let score = entry.hashPrefix.finalized(with: address)

@@ -50,13 +50,13 @@ private struct PlanRun {
     let allocation: AllocationResult
     let nodes: NodeTable
     let pools: [String: AddressPool]
-    /// LoadBalancer Services by name.
+    /// LoadBalancer Services sorted by name; per-Service state below shares their indices.
     let services: [Service]
     let slices: [ObjectRef: [EndpointSlice]]
-    var backends: [ObjectRef: ServiceBackends] = [:]
-    var plans: [ObjectRef: ServicePlan] = [:]
+    var backends: [ServiceBackends] = []
+    var plans: [ServicePlan] = []
     var state: DesiredState
-    private var eligibleByPool: [String: [NodeTable.Entry]] = [:]
+    private var eligibleByPool: [String: [NodeTable.Candidate]] = [:]
     /// Which Service each virtual service was programmed for.
     private var owners: [VirtualServiceKey: ObjectRef] = [:]
 
@@ -66,18 +66,26 @@ private struct PlanRun {
         self.allocation = allocation
         nodes = NodeTable(nodes: snapshot.nodes, live: liveNodes)
         pools = Dictionary(planner.configuration.pools.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
-        services = snapshot.services.values.filter { $0.type == .loadBalancer }.sorted { $0.ref < $1.ref }
+        // Sorting names, not Services: a Service is a large value to move around.
+        services = snapshot.services.compactMap { $0.value.type == .loadBalancer ? $0.key : nil }.sorted()
+            .map { snapshot.services[$0]! }
         // One pass over all slices; looking them up per Service would be quadratic.
-        slices = Dictionary(grouping: snapshot.endpointSlices.values, by: \.serviceRef).mapValues { $0.sorted { $0.ref < $1.ref } }
+        var slices: [ObjectRef: [EndpointSlice]] = [:]
+        for slice in snapshot.endpointSlices.values { slices[slice.serviceRef, default: []].append(slice) }
+        self.slices = slices
         state = DesiredState(node: planner.nodeName, pools: allocation.usage)
     }
 
     mutating func plan() {
-        var users: [IPAddress: [ObjectRef]] = [:]
-        for service in services {
+        var users: [IPAddress: [Int]] = [:]
+        backends.reserveCapacity(services.count)
+        plans.reserveCapacity(services.count)
+        for index in services.indices {
+            let service = services[index]
             let ref = service.ref
-            let found = ServiceBackends(service: service, slices: slices[ref] ?? [])
-            backends[ref] = found
+            let serviceSlices = slices[ref]?.sorted { $0.ref < $1.ref } ?? []
+            let found = ServiceBackends(service: service, slices: serviceSlices,
+                                        trackNodes: service.externalTrafficPolicy == .local)
             var plan = ServicePlan(ref: ref, externalTrafficPolicy: service.externalTrafficPolicy, endpoints: found.counts)
             if let why = allocation.ignored[ref] {
                 plan.reasons = ["ignored: \(why)"]
@@ -85,76 +93,80 @@ private struct PlanRun {
                 plan.addresses = assignment.addresses
                 plan.pool = assignment.pool
                 if service.ports.isEmpty { plan.reasons.append("the Service has no ports") }
-                if slices[ref] == nil { plan.reasons.append("no EndpointSlices for this Service") }
+                if serviceSlices.isEmpty { plan.reasons.append("no EndpointSlices for this Service") }
                 plan.reasons += found.problems
-                for address in assignment.addresses { users[address, default: []].append(ref) }
+                for address in assignment.addresses { users[address, default: []].append(index) }
             } else {
                 plan.reasons = ["no address: \(allocation.failures[ref]?.description ?? "not allocated yet")"]
             }
             plan.withdrawn = allocation.withdrawals[ref] ?? []
-            plans[ref] = plan
+            backends.append(found)
+            plans.append(plan)
         }
-        for (address, refs) in users.sorted(by: { $0.key < $1.key }) {
-            announce(address, usedBy: refs)
+        for (address, users) in users.sorted(by: { $0.key < $1.key }) {
+            announce(address, usedBy: users)
         }
-        for service in services where allocation.ignored[service.ref] == nil {
-            if let assignment = allocation.assignments[service.ref] { program(service, assignment) }
+        for index in services.indices where !plans[index].addresses.isEmpty {
+            program(index)
         }
         state.ipvs.sort { $0.key < $1.key }
         state.snat.sort()
         state.vips = state.announcements.filter { $0.node == nodeName }.map(\.address)
-        state.services = plans
+        state.services = Dictionary(uniqueKeysWithValues: plans.map { ($0.ref, $0) })
     }
 
     // MARK: Announcement
 
-    private mutating func eligible(poolName: String) -> [NodeTable.Entry] {
+    private mutating func eligible(poolName: String) -> [NodeTable.Candidate] {
         if let cached = eligibleByPool[poolName] { return cached }
         let list = nodes.eligible(for: pools[poolName])
         eligibleByPool[poolName] = list
         return list
     }
 
-    private func isLocal(_ ref: ObjectRef) -> Bool { plans[ref]?.externalTrafficPolicy == .local }
+    private func isLocal(_ index: Int) -> Bool { services[index].externalTrafficPolicy == .local }
 
     /// Picks the one announcer of `address`. Eligible: live, Ready, not excluded
     /// by label, selected by the pool's nodeSelectors, and for Local traffic
     /// policy running a ready endpoint of the Service (else traffic would be
     /// dropped). A shared address needs one announcer for all its Services, so
     /// the conditions of every Service with ready endpoints are intersected.
-    private mutating func announce(_ address: IPAddress, usedBy refs: [ObjectRef]) {
-        guard let poolName = plans[refs[0]]?.pool else { return }
+    private mutating func announce(_ address: IPAddress, usedBy users: [Int]) {
+        guard let poolName = plans[users[0]].pool else { return }
         let family = address.family
-        let serving = refs.filter { backends[$0]?.readyFamilies.contains(family) == true }
+        let serving = users.filter { backends[$0].hasReady(family) }
         guard !serving.isEmpty else {
-            for ref in refs { plans[ref]?.reasons.append("\(address) is not announced: no ready endpoints") }
+            for user in users { plans[user].reasons.append("\(address) is not announced: no ready endpoints") }
             return
         }
-        for ref in refs where !serving.contains(ref) {
-            plans[ref]?.reasons.append("no ready endpoints for \(address) (announced for the Services sharing it)")
+        for user in users where !serving.contains(user) {
+            plans[user].reasons.append("no ready endpoints for \(address) (announced for the Services sharing it)")
         }
         let base = eligible(poolName: poolName)
-        let localNodes = serving.filter(isLocal).map { backends[$0]?.readyNodes[family] ?? [] }
-        var candidates = base.filter { entry in localNodes.allSatisfy { $0.contains(entry.name) } }
-        if candidates.isEmpty {
-            // Local Services sharing an address select the same pods, so this only
-            // happens while readiness differs between them; any of their nodes beats none.
-            candidates = base.filter { entry in localNodes.contains { $0.contains(entry.name) } }
+        let localNodes = serving.filter(isLocal).map { backends[$0].readyNodes(family) }
+        var candidates = base
+        if !localNodes.isEmpty {
+            candidates = base.filter { node in localNodes.allSatisfy { $0.contains(node.name) } }
+            if candidates.isEmpty {
+                // Local Services sharing an address select the same pods, so this only
+                // happens while readiness differs between them; any of their nodes beats none.
+                candidates = base.filter { node in localNodes.contains { $0.contains(node.name) } }
+            }
         }
         guard let announcer = NodeTable.announcer(of: address, among: candidates) else {
             let why = base.isEmpty
                 ? "no eligible node (\(nodes.ineligibility(for: pools[poolName], poolName: poolName)))"
                 : "externalTrafficPolicy is Local and no eligible node has a ready local endpoint (endpoints run on "
                     + NodeTable.names(localNodes.reduce(into: Set<String>()) { $0.formUnion($1) }.sorted()) + ")"
-            for ref in refs { plans[ref]?.reasons.append("\(address) is not announced: \(why)") }
+            for user in users { plans[user].reasons.append("\(address) is not announced: \(why)") }
             return
         }
         state.announcements.append(Announcement(address: address, node: announcer, pool: poolName,
-                                                interfaces: pools[poolName]?.interfaces, services: refs))
-        for ref in refs {
-            plans[ref]?.announcers[address] = announcer
-            if isLocal(ref) && serving.contains(ref) && backends[ref]?.readyNodes[family]?.contains(announcer) != true {
-                plans[ref]?.reasons.append(
+                                                interfaces: pools[poolName]?.interfaces, services: users.map { services[$0].ref }))
+        for user in users {
+            plans[user].announcers[address] = announcer
+            if isLocal(user) && serving.contains(user) && !backends[user].readyNodes(family).contains(announcer) {
+                plans[user].reasons.append(
                     "\(address) is announced by \(announcer) for the Services sharing it, but \(announcer) has no ready local endpoint of this Service")
             }
         }
@@ -166,19 +178,23 @@ private struct PlanRun {
     /// only to this node's endpoints and keeps the client address (no SNAT);
     /// Cluster forwards to all and masquerades towards other nodes' endpoints,
     /// whose replies would otherwise bypass this node and IPVS.
-    private mutating func program(_ service: Service, _ assignment: Assignment) {
-        let ref = service.ref
-        guard let found = backends[ref] else { return }
-        let local = service.externalTrafficPolicy == .local
-        let ports = service.ports.map { ServicePortKey(protocol: $0.protocol, port: $0.port) }.uniqued().sorted()
-        var plan = plans[ref] ?? ServicePlan(ref: ref)
-        for address in assignment.addresses {
-            if local && found.readyFamilies.contains(address.family)
-                && found.readyNodes[address.family]?.contains(nodeName) != true {
+    private mutating func program(_ index: Int) {
+        let ref = services[index].ref
+        let affinity = services[index].sessionAffinity
+        let found = backends[index]
+        let local = services[index].externalTrafficPolicy == .local
+        var plan = plans[index]
+        for address in plan.addresses {
+            let family = address.family
+            if local && found.hasReady(family) && !found.readyNodes(family).contains(nodeName) {
                 let announced = plan.announcers[address].map { "; \(address) is announced by \($0)" } ?? ""
                 plan.reasons.append("externalTrafficPolicy is Local and node \(nodeName) has no ready local endpoint\(announced)")
             }
-            for port in ports {
+            var persistence: IPVSPersistence?
+            if case .clientIP(let timeout) = affinity {
+                persistence = IPVSPersistence(timeout: timeout, netmaskPrefix: family.bitWidth)
+            }
+            for (portIndex, port) in found.ports.enumerated() {
                 let key = VirtualServiceKey.address(address, port: port.port, protocol: port.protocol)
                 // The allocator never lets shared addresses collide; an allocation
                 // from elsewhere might, and the kernel holds one service per key.
@@ -187,32 +203,45 @@ private struct PlanRun {
                     continue
                 }
                 owners[key] = ref
-                var candidates = found.backends(address.family, port)
-                if local { candidates = candidates.filter { $0.node == nodeName } }
-                var weights: [IPVSEndpoint: Int32] = [:]
-                var remote: Set<IPAddress> = []
-                for backend in candidates {
-                    weights[backend.endpoint] = max(weights[backend.endpoint] ?? 0, backend.ready ? 1 : 0)
-                    if !local && backend.node != nodeName { remote.insert(backend.endpoint.address) }
+                var destinations: [IPVSDestination] = []
+                var remote: [IPAddress] = []
+                for backend in found.backends(family, port: portIndex) where !local || backend.node == nodeName {
+                    destinations.append(IPVSDestination(address: backend.endpoint.address, port: backend.endpoint.port,
+                                                        weight: backend.ready ? 1 : 0))
+                    if !local && backend.node != nodeName { remote.append(backend.endpoint.address) }
                 }
-                let destinations = weights.map { IPVSDestination(address: $0.key.address, port: $0.key.port, weight: $0.value) }
-                    .sorted()
-                var persistence: IPVSPersistence?
-                if case .clientIP(let timeout) = service.sessionAffinity {
-                    persistence = IPVSPersistence(timeout: timeout, netmaskPrefix: address.family.bitWidth)
+                // An endpoint listed twice (slices may overlap while they are rewritten)
+                // becomes one destination, serving if either listing is.
+                destinations.sort { ($0.endpoint, -$0.weight) < ($1.endpoint, -$1.weight) }
+                var unique: [IPVSDestination] = []
+                unique.reserveCapacity(destinations.count)
+                for destination in destinations where unique.last?.endpoint != destination.endpoint {
+                    unique.append(destination)
                 }
+                destinations = unique
                 state.ipvs.append(IPVSVirtualService(key: key, scheduler: configuration.ipvs.scheduler,
                                                      persistence: persistence, destinations: destinations))
                 plan.virtualServices.append(key)
-                plan.destinations += destinations.filter { $0.weight > 0 }.count
-                plan.drainingDestinations += destinations.filter { $0.weight == 0 }.count
+                for destination in destinations {
+                    if destination.weight > 0 { plan.destinations += 1 } else { plan.drainingDestinations += 1 }
+                }
                 if !remote.isEmpty {
                     state.snat.append(SNATRule(address: address, port: port.port, protocol: port.protocol,
-                                               destinations: Array(remote)))
+                                               destinations: remote.sortedUnique()))
                 }
             }
         }
         plan.virtualServices.sort()
-        plans[ref] = plan
+        plans[index] = plan
+    }
+}
+
+extension Array where Element: Comparable {
+    /// Sorted, each element once (cheaper than a Set for the handful of elements here).
+    func sortedUnique() -> [Element] {
+        var result: [Element] = []
+        result.reserveCapacity(count)
+        for element in sorted() where result.last != element { result.append(element) }
+        return result
     }
 }

@@ -12,56 +12,85 @@ struct Backend: Sendable, Hashable {
 }
 
 struct ServiceBackends: Sendable {
-    /// Family → Service port → backends in slice order.
-    private(set) var byPort: [AddressFamily: [ServicePortKey: [Backend]]] = [:]
-    /// Nodes running a ready backend, per family (Local traffic policy announces only from these).
-    private(set) var readyNodes: [AddressFamily: Set<String>] = [:]
-    /// Families with at least one ready backend.
-    private(set) var readyFamilies: Set<AddressFamily> = []
+    /// The Service's distinct ports, sorted: the index space of the backend lists.
+    let ports: [ServicePortKey]
+    /// [family slot][port index] → backends in slice order.
+    private var lists: [[[Backend]]]
+    /// Nodes running a ready backend, per family slot (Local traffic policy announces only from these);
+    /// empty unless tracked.
+    private var readyNodeSets: [Set<String>] = [[], []]
+    private var ready: [Bool] = [false, false]
     private(set) var counts = EndpointCounts()
     /// Ports that could not be resolved, as reasons.
     private(set) var problems: [String] = []
 
-    init(service: Service, slices: [EndpointSlice]) {
-        var counted: [String: (ready: Bool, draining: Bool)] = [:]
+    /// A pod is listed once per family; count it once when the slices say which pod it is.
+    private enum Identity: Hashable {
+        case pod(ObjectRef)
+        case address(IPAddress)
+    }
+
+    /// - Parameter trackNodes: collect `readyNodes` (only Local traffic policy needs them).
+    init(service: Service, slices: [EndpointSlice], trackNodes: Bool) {
+        var byKey: [ServicePortKey: ServicePort] = [:]
+        for port in service.ports where byKey[ServicePortKey(protocol: port.protocol, port: port.port)] == nil {
+            byKey[ServicePortKey(protocol: port.protocol, port: port.port)] = port
+        }
+        ports = byKey.keys.sorted()
+        let endpointCount = slices.reduce(0) { $0 + $1.endpoints.count }
+        var empty: [Backend] = []
+        empty.reserveCapacity(endpointCount)
+        lists = Array(repeating: Array(repeating: empty, count: ports.count), count: 2)
+        // One slice lists each endpoint once; only several slices (two families, or
+        // a large Service) need de-duplication to count pods.
+        var seen: [Identity: (ready: Bool, draining: Bool)] = [:]
+        if slices.count > 1 { seen.reserveCapacity(endpointCount) }
+        var counts = EndpointCounts()
         for slice in slices {
-            let family = slice.addressType
-            var resolved: [(ServicePortKey, UInt16)] = []
-            for port in service.ports {
-                let key = ServicePortKey(protocol: port.protocol, port: port.port)
-                guard !resolved.contains(where: { $0.0 == key }) else { continue }
+            let family = slice.addressType, slot = family.slot
+            var resolved: [(index: Int, port: UInt16)] = []
+            for (index, key) in ports.enumerated() {
+                let port = byKey[key]!
                 if let number = Self.resolve(port, in: slice) {
-                    resolved.append((key, number))
+                    resolved.append((index, number))
                 } else {
                     problems.append("targetPort \"\(port.effectiveTargetPort)\" is not a port of EndpointSlice \(slice.ref)")
                 }
             }
             for endpoint in slice.endpoints {
-                let conditions = endpoint.conditions
-                let ready = conditions.isReady
-                let draining = !ready && conditions.isServing && conditions.isTerminating
                 guard let address = endpoint.addresses.first(where: { $0.family == family }) else { continue }
-                // A pod appears once per family; count it once when the slices say which pod it is.
-                let identity = endpoint.targetRef.map { "pod \($0)" } ?? "address \(address)"
-                let seen = counted[identity]
-                counted[identity] = ((seen?.ready ?? false) || ready, (seen?.draining ?? false) || draining)
-                guard ready || draining else { continue }
-                for (key, number) in resolved {
-                    byPort[family, default: [:]][key, default: []].append(
-                        Backend(endpoint: IPVSEndpoint(address: address, port: number), node: endpoint.nodeName, ready: ready))
+                let conditions = endpoint.conditions
+                let isReady = conditions.isReady
+                let draining = !isReady && conditions.isServing && conditions.isTerminating
+                if slices.count == 1 {
+                    counts.count(ready: isReady, draining: draining)
+                } else {
+                    let identity = endpoint.targetRef.map(Identity.pod) ?? .address(address)
+                    let before = seen[identity]
+                    seen[identity] = ((before?.ready ?? false) || isReady, (before?.draining ?? false) || draining)
                 }
-                if ready && !resolved.isEmpty {
-                    readyFamilies.insert(family)
-                    if let node = endpoint.nodeName { readyNodes[family, default: []].insert(node) }
+                guard isReady || draining, !resolved.isEmpty else { continue }
+                for (index, number) in resolved {
+                    lists[slot][index].append(Backend(endpoint: IPVSEndpoint(address: address, port: number),
+                                                      node: endpoint.nodeName, ready: isReady))
+                }
+                if isReady {
+                    ready[slot] = true
+                    if trackNodes, let node = endpoint.nodeName { readyNodeSets[slot].insert(node) }
                 }
             }
         }
-        counts = EndpointCounts(ready: counted.values.filter(\.ready).count,
-                                draining: counted.values.filter { !$0.ready && $0.draining }.count,
-                                total: counted.count)
+        for state in seen.values { counts.count(ready: state.ready, draining: state.draining) }
+        self.counts = counts
     }
 
-    func backends(_ family: AddressFamily, _ port: ServicePortKey) -> [Backend] { byPort[family]?[port] ?? [] }
+    /// Backends of port `index` (into `ports`) in `family`.
+    func backends(_ family: AddressFamily, port index: Int) -> [Backend] { lists[family.slot][index] }
+
+    /// Whether any endpoint of `family` is ready to receive traffic on a resolved port.
+    func hasReady(_ family: AddressFamily) -> Bool { ready[family.slot] }
+
+    func readyNodes(_ family: AddressFamily) -> Set<String> { readyNodeSets[family.slot] }
 
     /// The port to forward to for `port` in `slice`. The EndpointSlice controller
     /// names slice ports after the Service port and resolves named targetPorts
@@ -81,4 +110,16 @@ struct ServiceBackends: Sendable {
             return slice.ports.first(where: { $0.name == target && $0.protocol == port.protocol })?.port
         }
     }
+}
+
+extension EndpointCounts {
+    fileprivate mutating func count(ready isReady: Bool, draining isDraining: Bool) {
+        total += 1
+        if isReady { ready += 1 } else if isDraining { draining += 1 }
+    }
+}
+
+extension AddressFamily {
+    /// 0 for IPv4, 1 for IPv6: an array index for per-family state.
+    var slot: Int { self == .ipv4 ? 0 : 1 }
 }
