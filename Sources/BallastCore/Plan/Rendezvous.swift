@@ -20,13 +20,11 @@ public enum Rendezvous {
     /// The node among `nodes` with the highest score (ties, which need a 64-bit
     /// collision, go to the smaller name); nil when `nodes` is empty.
     public static func owner(of address: IPAddress, among nodes: some Sequence<String>) -> String? {
-        var best: (score: UInt64, node: String)?
-        for node in nodes {
-            let s = score(node: node, address: address)
-            if let b = best, s < b.score || (s == b.score && node >= b.node) { continue }
-            best = (s, node)
-        }
-        return best?.node
+        NodeTable.announcer(of: address, among: nodes.map { name in
+            var prefix = StableHash()
+            prefix.combine(node: name)
+            return NodeTable.Candidate(name: name, hashPrefix: prefix)
+        })
     }
 }
 

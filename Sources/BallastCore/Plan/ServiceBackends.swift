@@ -38,9 +38,7 @@ struct ServiceBackends: Sendable {
         }
         ports = byKey.keys.sorted()
         let endpointCount = slices.reduce(0) { $0 + $1.endpoints.count }
-        var empty: [Backend] = []
-        empty.reserveCapacity(endpointCount)
-        lists = Array(repeating: Array(repeating: empty, count: ports.count), count: 2)
+        lists = Array(repeating: Array(repeating: [], count: ports.count), count: 2)
         // One slice lists each endpoint once; only several slices (two families, or
         // a large Service) need de-duplication to count pods.
         var seen: [Identity: (ready: Bool, draining: Bool)] = [:]
