@@ -70,7 +70,7 @@ public enum ConfigurationFile {
             configuration = decoder.decode(Value(node: first, path: "", sink: sink))
         }
         let result = try sink.result(configuration)
-        guard let result else { throw Diagnostics(sink.all) }
+        guard let result else { throw Diagnostics(sink.inFileOrder) }
         return LoadedConfiguration(configuration: result, diagnostics: sink.warnings, files: decoder.files)
     }
 }

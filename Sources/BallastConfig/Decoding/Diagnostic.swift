@@ -114,9 +114,24 @@ final class DiagnosticSink {
 
     /// The value if nothing went wrong, else every finding.
     func result<T>(_ value: T) throws(Diagnostics) -> T {
-        if hasErrors { throw Diagnostics(all) }
+        if hasErrors { throw Diagnostics(inFileOrder) }
         return value
     }
 
-    var warnings: [Diagnostic] { all.filter { $0.severity != .error } }
+    var warnings: [Diagnostic] { inFileOrder.filter { $0.severity != .error } }
+
+    /// Findings sorted by position, as a compiler prints them: files in the
+    /// order they were first mentioned, then line and column. Decoders report
+    /// in the order they read keys, which need not be the order of the file.
+    var inFileOrder: [Diagnostic] {
+        var fileRank: [String: Int] = [:]
+        for d in all { if let file = d.location?.file, fileRank[file] == nil { fileRank[file] = fileRank.count } }
+        return all.enumerated().sorted { a, b in
+            func key(_ e: (offset: Int, element: Diagnostic)) -> (Int, Int, Int, Int) {
+                guard let l = e.element.location else { return (-1, 0, 0, e.offset) }
+                return (fileRank[l.file]!, l.line, l.column, e.offset)
+            }
+            return key(a) < key(b)
+        }.map(\.element)
+    }
 }

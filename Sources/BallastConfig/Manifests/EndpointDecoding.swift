@@ -13,7 +13,7 @@ extension ManifestDecoding {
                 guard let type = typeValue?.choice(families + [("FQDN", nil)]) else { return nil }
                 guard let family = type else {
                     // IPVS forwards to addresses; a name would have to be resolved first.
-                    typeValue?.note("addressType FQDN: dropped, because IPVS needs endpoint addresses")
+                    typeValue?.note("FQDN slice dropped: IPVS needs endpoint addresses")
                     return nil
                 }
                 guard let service = meta.labels[serviceNameLabel] else {
