@@ -87,6 +87,7 @@ struct ConfigurationDecoder {
         self.fileSystem = fileSystem
         self.sink = sink
         files = [file]
+        sink.fileOrder.append(file)
     }
 
     static let keys = ["pools", "metallb", "announce", "ipvs", "source", "nodeName", "vipInterface", "stateDirectory",
@@ -179,6 +180,7 @@ struct ConfigurationDecoder {
                 entry.error("\(path) \(problem.reason)")
             case .success(let text):
                 files.append(path)
+                sink.fileOrder.append(path)
                 do throws(Diagnostics) {
                     resources.read(try YAMLDocuments.parse(text, file: path), source: text, sink: sink)
                 } catch {

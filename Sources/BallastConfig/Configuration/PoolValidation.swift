@@ -23,6 +23,7 @@ enum PoolValidation {
     }
 
     private struct Entry {
+        var poolIndex: Int
         var pool: String
         var range: AddressRange
         var location: SourceLocation
@@ -35,9 +36,10 @@ enum PoolValidation {
     /// overlapping range is reported once, next to an earlier one it hits.
     private static func checkOverlaps(_ pools: [DecodedPool], sink: DiagnosticSink) {
         var entries: [Entry] = []
-        for p in pools {
+        for (index, p) in pools.enumerated() {
             for (range, location) in zip(p.pool.ranges, p.rangeLocations) {
-                entries.append(Entry(pool: p.pool.name, range: range, location: location, order: entries.count))
+                entries.append(Entry(poolIndex: index, pool: p.pool.name, range: range, location: location,
+                                     order: entries.count))
             }
         }
         entries.sort { ($0.range, $0.order) < ($1.range, $1.order) }
@@ -52,7 +54,7 @@ enum PoolValidation {
             }
         }
         for (at, other) in findings.sorted(by: { $0.at.order < $1.at.order }) {
-            let whose = at.pool == other.pool ? "range \(other.range) of the same pool" : "pool \"\(other.pool)\" range \(other.range)"
+            let whose = at.poolIndex == other.poolIndex ? "range \(other.range) of the same pool" : "pool \"\(other.pool)\" range \(other.range)"
             sink.error("pool \"\(at.pool)\" range \(at.range) overlaps \(whose) (\(other.location))", at: at.location,
                        hint: "an address can belong to one pool only; shrink or remove one of the two ranges")
         }

@@ -67,6 +67,8 @@ final class DiagnosticSink {
     private(set) var all: [Diagnostic] = []
     /// Prefixed to messages while one object is decoded ("Service default/web").
     var subject: String?
+    /// Files in the order they were read, which orders the findings.
+    var fileOrder: [String] = []
 
     var hasErrors: Bool { errorCount > 0 }
     private(set) var errorCount = 0
@@ -121,11 +123,13 @@ final class DiagnosticSink {
     var warnings: [Diagnostic] { inFileOrder.filter { $0.severity != .error } }
 
     /// Findings sorted by position, as a compiler prints them: files in the
-    /// order they were first mentioned, then line and column. Decoders report
+    /// order they were read (else first mentioned), then line and column. Decoders report
     /// in the order they read keys, which need not be the order of the file.
     var inFileOrder: [Diagnostic] {
         var fileRank: [String: Int] = [:]
-        for d in all { if let file = d.location?.file, fileRank[file] == nil { fileRank[file] = fileRank.count } }
+        for file in fileOrder + all.compactMap(\.location?.file) where fileRank[file] == nil {
+            fileRank[file] = fileRank.count
+        }
         return all.enumerated().sorted { a, b in
             func key(_ e: (offset: Int, element: Diagnostic)) -> (Int, Int, Int, Int) {
                 guard let l = e.element.location else { return (-1, 0, 0, e.offset) }
