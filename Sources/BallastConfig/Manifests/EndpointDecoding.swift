@@ -39,11 +39,12 @@ extension ManifestDecoding {
                 }
                 return a
             }
-            guard let addresses, let conditions = m.section("conditions") else { return nil }
-            return Endpoint(addresses: addresses,
-                            conditions: EndpointConditions(ready: conditions["ready"]?.bool(),
-                                                           serving: conditions["serving"]?.bool(),
-                                                           terminating: conditions["terminating"]?.bool()),
+            let conditions = m.section("conditions").map {
+                EndpointConditions(ready: $0["ready"]?.bool(), serving: $0["serving"]?.bool(),
+                                   terminating: $0["terminating"]?.bool())
+            }
+            guard let addresses, let conditions else { return nil }
+            return Endpoint(addresses: addresses, conditions: conditions,
                             nodeName: m["nodeName"]?.name(), zone: m["zone"]?.name(), hostname: m["hostname"]?.name(),
                             targetRef: m["targetRef"].flatMap { targetRef($0, namespace: namespace) })
         }
