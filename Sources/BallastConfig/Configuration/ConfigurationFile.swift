@@ -51,7 +51,8 @@ public enum ConfigurationFile {
         let documents = try YAMLDocuments.parse(yaml, file: file)
         let sink = DiagnosticSink()
         guard let first = documents.first else {
-            throw Diagnostics([Diagnostic(.error, "the configuration is empty", at: SourceLocation(file: file, line: 1, column: 1),
+            let start = SourceLocation(file: file, line: 1, column: 1)
+            throw Diagnostics([Diagnostic(.error, "the configuration is empty", at: start,
                                           hint: "at least one address pool is needed, e.g.\n"
                                               + "    pools:\n      - name: default\n        addresses: [192.0.2.0/24]")])
         }
@@ -133,7 +134,8 @@ struct ConfigurationDecoder {
 
         if pools.isEmpty && !sink.hasErrors {
             m.value.error("no address pools are defined",
-                          hint: "add one under pools: (e.g. - name: default, addresses: [192.0.2.0/24]) or list MetalLB files under metallb:")
+                          hint: "add one under pools: (e.g. - name: default, addresses: [192.0.2.0/24]) "
+                              + "or list MetalLB files under metallb:")
         }
         PoolValidation.validate(pools, sink: sink)
         config.pools = pools.map(\.pool)

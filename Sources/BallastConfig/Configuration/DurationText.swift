@@ -67,7 +67,11 @@ extension Value {
             mismatch(expected: "a duration", hint: hint)
             return nil
         }
-        let parsed: Duration? = if s.isPlain, let n = Int(s.text) { n >= 0 ? .seconds(n) : nil } else { DurationText.parse(s.text) }
+        let parsed: Duration? = if s.isPlain, let n = Int(s.text) {
+            n >= 0 ? .seconds(n) : nil
+        } else {
+            DurationText.parse(s.text)
+        }
         guard let parsed else {
             error("\"\(s.text)\" is not a duration", hint: hint)
             return nil

@@ -119,12 +119,15 @@ enum Validation {
         return nil
     }
 
+    static func isLowerAlphanumeric(_ c: Character) -> Bool { c.isASCII && (c.isLowercase || c.isNumber) }
+
     /// Kubernetes IsDNS1123Subdomain.
     static func dnsSubdomainProblem(_ name: String) -> String? {
         if name.utf8.count > 253 { return "is longer than 253 characters" }
-        let allowed = name.utf8.allSatisfy { (0x61...0x7a).contains($0) || (0x30...0x39).contains($0) || $0 == 0x2d || $0 == 0x2e }
-        let alnum: (UInt8?) -> Bool = { $0.map { (0x61...0x7a).contains($0) || (0x30...0x39).contains($0) } ?? false }
-        guard allowed, alnum(name.utf8.first), alnum(name.utf8.last) else { return "is not a valid Kubernetes name" }
+        guard name.allSatisfy({ isLowerAlphanumeric($0) || $0 == "-" || $0 == "." }),
+              name.first.map(isLowerAlphanumeric) == true, name.last.map(isLowerAlphanumeric) == true else {
+            return "is not a valid Kubernetes name"
+        }
         return nil
     }
 }

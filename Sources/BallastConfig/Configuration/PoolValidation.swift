@@ -54,7 +54,8 @@ enum PoolValidation {
             }
         }
         for (at, other) in findings.sorted(by: { $0.at.order < $1.at.order }) {
-            let whose = at.poolIndex == other.poolIndex ? "range \(other.range) of the same pool" : "pool \"\(other.pool)\" range \(other.range)"
+            let whose = at.poolIndex == other.poolIndex
+                ? "range \(other.range) of the same pool" : "pool \"\(other.pool)\" range \(other.range)"
             sink.error("pool \"\(at.pool)\" range \(at.range) overlaps \(whose) (\(other.location))", at: at.location,
                        hint: "an address can belong to one pool only; shrink or remove one of the two ranges")
         }

@@ -157,8 +157,8 @@ struct MappingReader {
         var named: [(String, YAMLNode)] = []
         for pair in pairs {
             guard let key = pair.key.scalar?.text, !pair.key.isNull else {
-                value.sink.error("\(value.path.isEmpty ? "" : "\(value.path): ")keys must be strings, found \(pair.key.kindDescription)",
-                                 at: pair.key.location)
+                let prefix = value.path.isEmpty ? "" : "\(value.path): "
+                value.sink.error("\(prefix)keys must be strings, found \(pair.key.kindDescription)", at: pair.key.location)
                 continue
             }
             named.append((key, pair.value))

@@ -148,8 +148,8 @@ enum YAMLDocuments {
         case .sequence(let seq):
             return YAMLNode(content: .sequence(seq.map { convert($0, origin) }), location: location)
         case .mapping(let map):
-            return YAMLNode(content: .mapping(map.map { YAMLNode.Pair(key: convert($0.key, origin), value: convert($0.value, origin)) }),
-                            location: location)
+            let pairs = map.map { YAMLNode.Pair(key: convert($0.key, origin), value: convert($0.value, origin)) }
+            return YAMLNode(content: .mapping(pairs), location: location)
         case .alias(let alias):
             // The parser resolves aliases to the anchored node itself; an
             // .alias node only exists in trees built in code. Treat it as null.

@@ -32,8 +32,8 @@ extension Value {
     func labelSelector(unknownKeys: MappingReader.UnknownKeys) -> LabelSelector? {
         sink.clean {
             guard let m = mapping(keys: ["matchLabels", "matchExpressions"], unknownKeys: unknownKeys) else { return nil }
-            return LabelSelector(matchLabels: m["matchLabels"]?.stringMap() ?? [:],
-                                 matchExpressions: m["matchExpressions"]?.list { $0.labelRequirement(unknownKeys: unknownKeys) } ?? [])
+            let expressions = m["matchExpressions"]?.list { $0.labelRequirement(unknownKeys: unknownKeys) }
+            return LabelSelector(matchLabels: m["matchLabels"]?.stringMap() ?? [:], matchExpressions: expressions ?? [])
         }
     }
 

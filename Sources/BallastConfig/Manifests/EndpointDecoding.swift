@@ -76,8 +76,9 @@ extension ManifestDecoding {
                 var slices: [EndpointSlice] = []
                 for subset in object.fields["subsets"]?.list() ?? [] {
                     guard let m = subset.mapping() else { continue }
-                    let ready = m["addresses"]?.list { legacyAddress($0, ready: true, namespace: meta.namespace) } ?? []
-                    let notReady = m["notReadyAddresses"]?.list { legacyAddress($0, ready: false, namespace: meta.namespace) } ?? []
+                    let namespace = meta.namespace
+                    let ready = m["addresses"]?.list { legacyAddress($0, ready: true, namespace: namespace) } ?? []
+                    let notReady = m["notReadyAddresses"]?.list { legacyAddress($0, ready: false, namespace: namespace) } ?? []
                     let ports = m["ports"]?.list(endpointPort) ?? []
                     for family in AddressFamily.allCases {
                         let endpoints = (ready + notReady).filter { $0.addresses[0].family == family }

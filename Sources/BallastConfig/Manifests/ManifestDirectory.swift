@@ -29,7 +29,9 @@ public enum ManifestDirectory {
             let base = directory.hasSuffix("/") ? directory : directory + "/"
             return .success(manifestNames(names).map { name in
                 let path = base + name
-                return File(path: path, result: Result { () throws(Diagnostics) in try ManifestSet.load(path: path, fileSystem: fileSystem) })
+                return File(path: path, result: Result { () throws(Diagnostics) in
+                    try ManifestSet.load(path: path, fileSystem: fileSystem)
+                })
             })
         }
     }

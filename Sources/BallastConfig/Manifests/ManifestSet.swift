@@ -111,8 +111,8 @@ public struct ManifestSet: Sendable, Hashable {
                 firstFile[id] = file
                 return true
             }
-            diagnostics.append(Diagnostic(.warning, "\(id) is defined in \(earlier) and in \(file); the one in \(file) is ignored",
-                                          at: location, hint: "keep one definition"))
+            diagnostics.append(Diagnostic(.warning, "\(id) is defined in \(earlier) and in \(file); "
+                                          + "the one in \(file) is ignored", at: location, hint: "keep one definition"))
             return false
         }
         var legacy: [EndpointSlice] = []
@@ -132,7 +132,8 @@ public struct ManifestSet: Sendable, Hashable {
             legacy += set.legacyEndpointSlices
         }
         let served = Set(snapshot.endpointSlices.values.map(\.serviceRef))
-        for slice in legacy where !served.contains(slice.serviceRef) && claim("Endpoints \(slice.ref)", slice.location?.file ?? "", slice.location) {
+        for slice in legacy where !served.contains(slice.serviceRef)
+            && claim("Endpoints \(slice.ref)", slice.location?.file ?? "", slice.location) {
             snapshot.endpointSlices[slice.ref] = slice
         }
         return (snapshot, diagnostics)

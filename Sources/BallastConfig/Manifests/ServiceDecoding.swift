@@ -61,9 +61,9 @@ enum ManifestDecoding {
             return .number(UInt16(n))
         }
         let name = scalar.text
-        let letters = name.utf8.allSatisfy { (0x61...0x7a).contains($0) || (0x30...0x39).contains($0) || $0 == 0x2d }
-        guard (1...15).contains(name.utf8.count), letters, name.contains(where: \.isLetter), !name.hasPrefix("-"),
-              !name.hasSuffix("-"), !name.contains("--") else {
+        // Kubernetes IsValidPortName (IANA_SVC_NAME).
+        guard (1...15).contains(name.count), name.allSatisfy({ Validation.isLowerAlphanumeric($0) || $0 == "-" }),
+              name.contains(where: \.isLetter), !name.hasPrefix("-"), !name.hasSuffix("-"), !name.contains("--") else {
             value.error("\"\(name)\" is neither a port number nor a valid port name",
                         hint: "a port name has at most 15 lower-case letters, digits and \"-\", with at least one letter")
             return nil

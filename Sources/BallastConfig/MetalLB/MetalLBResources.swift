@@ -60,9 +60,9 @@ struct MetalLBResources {
         for object in objects {
             let fields = object.fields
             switch (object.apiVersion.hasPrefix("metallb.io/"), object.kind) {
-            case (true, "IPAddressPool"): readIPAddressPool(object)
+            case (true, "IPAddressPool"): readPool(object, deprecatedKind: false)
             case (true, "L2Advertisement"): readL2Advertisement(object)
-            case (true, "AddressPool"): readAddressPool(object)
+            case (true, "AddressPool"): readPool(object, deprecatedKind: true)
             case (true, let kind) where Self.bgpKinds.contains(kind):
                 fields.value.warning("\(kind) ignored: Ballast announces with ARP/NDP (layer 2) only and does not speak BGP")
             case (false, "ConfigMap") where object.apiVersion == "v1":
@@ -73,17 +73,23 @@ struct MetalLBResources {
         }
     }
 
-    private mutating func readIPAddressPool(_ object: KubernetesObject) {
+    /// An IPAddressPool, or the AddressPool CRD it replaced in MetalLB 0.13,
+    /// which names its protocol and is announced without an L2Advertisement.
+    private mutating func readPool(_ object: KubernetesObject, deprecatedKind: Bool) {
         let sink = object.fields.value.sink
         guard let meta = object.fields.objectMeta() else { return }
         sink.about(object.subject(meta)) {
-            guard poolNameIsValid(meta, object),
-                  let spec = object.fields.required("spec")?.mapping(keys: Self.ipAddressPoolKeys, unknownKeys: .warning),
-                  var decoded = PoolDecoding.spec(spec, location: object.location, unknownKeys: .warning) else { return }
+            let nameIsValid = poolNameIsValid(meta, object)
+            let keys = deprecatedKind ? Self.addressPoolKeys : Self.ipAddressPoolKeys
+            guard let spec = object.fields.required("spec")?.mapping(keys: keys, unknownKeys: .warning) else { return }
+            let layer2 = !deprecatedKind || isLayer2(spec, advertisementsKey: "bgpAdvertisements", pool: meta.name)
+            guard var decoded = PoolDecoding.spec(spec, location: object.location, unknownKeys: .warning), nameIsValid, layer2
+            else { return }
             decoded.pool.name = meta.name
             decoded.nameLocation = meta.nameLocation
             decoded.labels = meta.labels
             pools.append(decoded)
+            if deprecatedKind { announcedByDefinition.insert(meta.name) }
         }
     }
 
@@ -104,23 +110,6 @@ struct MetalLBResources {
                     interfaces: spec["interfaces"]?.list(PoolDecoding.interfaceName) ?? [])
             }
             if let advertisement { advertisements.append(advertisement) }
-        }
-    }
-
-    /// The AddressPool CRD that MetalLB 0.13 deprecated: a pool with a protocol.
-    private mutating func readAddressPool(_ object: KubernetesObject) {
-        let sink = object.fields.value.sink
-        guard let meta = object.fields.objectMeta() else { return }
-        sink.about(object.subject(meta)) {
-            guard poolNameIsValid(meta, object),
-                  let spec = object.fields.required("spec")?.mapping(keys: Self.addressPoolKeys, unknownKeys: .warning),
-                  isLayer2(spec, protocolKey: "protocol", advertisementsKey: "bgpAdvertisements", pool: meta.name),
-                  var decoded = PoolDecoding.spec(spec, location: object.location, unknownKeys: .warning) else { return }
-            decoded.pool.name = meta.name
-            decoded.nameLocation = meta.nameLocation
-            decoded.labels = meta.labels
-            pools.append(decoded)
-            announcedByDefinition.insert(meta.name)
         }
     }
 
@@ -158,15 +147,14 @@ struct MetalLBResources {
         }
         for item in root["address-pools"]?.list() ?? [] {
             let decoded: DecodedPool? = item.sink.clean {
-                guard let p = item.mapping(keys: Self.legacyPoolKeys, unknownKeys: .warning),
-                      let nameValue = p.required("name"), let name = PoolDecoding.poolName(nameValue),
-                      isLayer2(p, protocolKey: "protocol", advertisementsKey: "bgp-advertisements", pool: name) else {
-                    return nil
-                }
+                guard let p = item.mapping(keys: Self.legacyPoolKeys, unknownKeys: .warning) else { return nil }
+                let nameValue = p.required("name")
+                let name = nameValue.flatMap(PoolDecoding.poolName)
+                let layer2 = isLayer2(p, advertisementsKey: "bgp-advertisements", pool: name)
                 let ranges = p.required("addresses").flatMap(PoolDecoding.addresses)
                 let autoAssign = p["auto-assign"]?.bool()
                 let avoidBuggyIPs = p["avoid-buggy-ips"]?.bool()
-                guard let ranges else { return nil }
+                guard let name, let nameValue, let ranges, layer2 else { return nil }
                 let pool = AddressPool(name: name, ranges: ranges.map(\.range), autoAssign: autoAssign ?? true,
                                        avoidBuggyIPs: avoidBuggyIPs ?? false, location: p.location)
                 return DecodedPool(pool: pool, nameLocation: nameValue.location, rangeLocations: ranges.map(\.location))
@@ -180,17 +168,17 @@ struct MetalLBResources {
 
     /// `protocol: layer2`; BGP is an error, because announcing those addresses
     /// with ARP instead would silently change how they are reached.
-    private func isLayer2(_ m: MappingReader, protocolKey: String, advertisementsKey: String, pool: String) -> Bool {
-        guard let protocolValue = m.required(protocolKey, hint: "MetalLB needs it too: protocol: layer2"),
+    private func isLayer2(_ m: MappingReader, advertisementsKey: String, pool: String?) -> Bool {
+        guard let protocolValue = m.required("protocol", hint: "MetalLB needs it too: protocol: layer2"),
               let proto = protocolValue.choice([("layer2", "layer2"), ("bgp", "bgp")]) else { return false }
         guard proto == "layer2" else {
-            protocolValue.error("pool \"\(pool)\" uses protocol bgp; Ballast announces with ARP/NDP (layer 2) only",
-                                hint: "set protocol: layer2 to announce these addresses on the local network, or leave the pool out")
+            protocolValue.error("\(pool.map { "pool \"\($0)\"" } ?? "this pool") uses protocol bgp; "
+                                + "Ballast announces with ARP/NDP (layer 2) only",
+                                hint: "set protocol: layer2 to announce these addresses on the local network, "
+                                    + "or leave the pool out")
             return false
         }
-        if let advertisements = m[advertisementsKey] {
-            advertisements.warning("ignored: BGP advertisements do not apply to a layer2 pool")
-        }
+        m[advertisementsKey]?.warning("ignored: BGP advertisements do not apply to a layer2 pool")
         return true
     }
 
@@ -206,7 +194,8 @@ struct MetalLBResources {
         for advertisement in advertisements {
             for name in advertisement.ipAddressPools where !names.contains(name) {
                 sink.warning("L2Advertisement \(advertisement.name) names pool \"\(name)\", which is not defined",
-                             at: advertisement.location, hint: Suggestion.closest(to: name, in: names).map { "did you mean \"\($0)\"?" })
+                             at: advertisement.location,
+                             hint: Suggestion.closest(to: name, in: names).map { "did you mean \"\($0)\"?" })
             }
         }
         return pools.map { decoded in
