@@ -3,6 +3,8 @@
 import BallastCore
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 let serviceCount = 10_000

@@ -247,6 +247,29 @@ func key(_ address: String, _ port: UInt16, _ proto: IPVSProtocol = .tcp) -> Vir
         #expect(state.announcements.map(\.node) == ["node-c"])
     }
 
+    @Test func sharedLocalServicesWithDisjointEndpointsStillGetOneAnnouncer() {
+        let services = [lb("ns/http", ports: ["80"], annotations: shared("k"), policy: .local),
+                        lb("ns/https", ports: ["443"], annotations: shared("k"), policy: .local)]
+        let slices = [slice("http-1", of: "ns/http", [endpoint("10.0.0.1", on: "node-b")]),
+                      slice("https-1", of: "ns/https", [endpoint("10.0.0.2", on: "node-c")])]
+        let state = desired(for: "node-b", cluster(services, slices))
+        let announcer = state.announcements[0].node
+        #expect(["node-b", "node-c"].contains(announcer))
+        let other = announcer == "node-b" ? "ns/https" : "ns/http"
+        #expect(state.services[ref(other)]?.reasons.first ==
+                "192.0.2.0 is announced by \(announcer) for the Services sharing it, but \(announcer) has no ready local endpoint of this Service")
+    }
+
+    @Test func aSharedAddressIsAnnouncedWhenOneOfItsServicesHasEndpoints() {
+        let services = [lb("ns/http", ports: ["80"], annotations: shared("k")), lb("ns/https", ports: ["443"], annotations: shared("k"))]
+        let state = desired(for: "node-a", cluster(services, [slice("http-1", of: "ns/http", [endpoint("10.0.0.1", on: "node-b")])]))
+        #expect(state.announcements.count == 1)
+        #expect(state.services[ref("ns/http")]?.reasons == [])
+        #expect(state.services[ref("ns/https")]?.reasons == [
+            "no EndpointSlices for this Service", "no ready endpoints for 192.0.2.0 (announced for the Services sharing it)",
+        ])
+    }
+
     @Test func announcementsCarryThePoolsInterfaces() {
         let state = desired(for: "node-a", cluster([lb("ns/web")], [slice("web-1", of: "ns/web", [endpoint("10.0.0.1", on: "node-a")])]),
                             pools: [pool("lab", "192.0.2.0/24", interfaces: ["eth1", "eth2"])], live: ["node-a"])

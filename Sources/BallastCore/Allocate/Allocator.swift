@@ -49,7 +49,7 @@ public struct Allocator: Sendable {
     /// Allocates for every handled LoadBalancer Service of the snapshot.
     /// - Parameter previous: addresses each Service held after the last run
     ///   (`AllocationResult.addresses`, as persisted). A Service with no entry
-    ///   falls back to its status.loadBalancer.ingress addresses.
+    ///   (or an empty one) falls back to its status.loadBalancer.ingress addresses.
     public func allocate(snapshot: ClusterSnapshot, previous: [ObjectRef: [IPAddress]] = [:]) -> AllocationResult {
         allocate(services: Array(snapshot.services.values), namespaces: snapshot.namespaces, previous: previous)
     }
