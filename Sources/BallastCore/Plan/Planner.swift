@@ -9,9 +9,8 @@
 //   the same IPVS services would undo each other. internalTrafficPolicy
 //   therefore plays no part here.
 // - Every node programs the IPVS services of every address, whoever announces
-//   it. IPVS also balances traffic this node itself sends to the address (its
-//   LOCAL_OUT hook), and a node taking over an address only has to add the
-//   VIP and announce: the table is already in place.
+//   it, so a node taking over an address only has to add the VIP and announce:
+//   the table is already in place, and failover costs no IPVS changes.
 // - The VIP link holds only the addresses this node announces. The link being
 //   NOARP is not enough to keep other nodes quiet: with Linux's default
 //   arp_ignore=0 a node answers ARP on every interface for any local address,
