@@ -29,11 +29,6 @@ public final class FakePacketNetwork: PacketNetwork {
         state.withLock { $0.ports[interface]?.last }
     }
 
-    /// Every port ever opened on `interface`, oldest first.
-    public func ports(_ interface: String) -> [FakePacketPort] {
-        state.withLock { $0.ports[interface] ?? [] }
-    }
-
     /// Interfaces on which `open` fails with EPERM.
     public var failing: Set<String> {
         get { state.withLock { $0.failing } }

@@ -157,14 +157,15 @@ public actor L2Announcer {
     private func openAndCloseLinks(available: [NetworkInterface], needed: Set<String>) {
         let current = Dictionary(available.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         for (name, link) in links {
-            let now = current[name]
-            // Gone, not needed, recreated (new ifindex) or new MAC: close; reopen below if needed.
-            guard let now, needed.contains(name), now.index == link.interface.index, now.mac == link.mac,
-                  now.canAnnounce else {
+            // Gone, not needed, down, recreated (new ifindex) or new MAC: close,
+            // and reopen below if still needed.
+            let keep = current[name].map {
+                needed.contains(name) && $0.canAnnounce && $0.index == link.interface.index && $0.mac == link.mac
+            } ?? false
+            if !keep {
                 link.close()
                 links[name] = nil
                 logger.debug("closed packet port", metadata: ["l2.interface": "\(name)"])
-                continue
             }
         }
         for name in needed where links[name] == nil {

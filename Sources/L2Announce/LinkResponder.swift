@@ -101,7 +101,6 @@ final class LinkResponder: Sendable {
         }
     }
 
-    var announced: Set<IPAddress> { context.withLock { $0.announced } }
     var snapshotCounters: L2InterfaceCounters { counters.withLock { $0 } }
 
     func handle(_ frame: [UInt8]) {
