@@ -88,12 +88,20 @@ public actor L2Announcer {
 
     public func snapshot() -> L2Status {
         let conflictRecords = conflicts.all
+        var announcedOn: [IPAddress: [String]] = [:]
+        for key in announcements.keys { announcedOn[key.address, default: []].append(key.interface) }
         let addresses = Set(desired.keys).union(conflictRecords.keys).sorted().map { address in
-            L2Status.Address(
-                address: address, interfaces: (assignment.interfaces[address] ?? []).sorted(),
-                announcingSince: since[address],
-                problem: desired[address] == nil ? "not announced by this node" : assignment.problems[address],
-                conflicts: conflictRecords[address])
+            var problems: [String] = []
+            if let problem = desired[address] == nil ? "not announced by this node" : assignment.problems[address] {
+                problems.append(problem)
+            }
+            let unopened = (assignment.interfaces[address] ?? []).filter { links[$0] == nil }.sorted()
+            if !unopened.isEmpty {
+                problems.append("cannot open packet sockets on \(unopened.joined(separator: ", ")) (see log)")
+            }
+            return L2Status.Address(
+                address: address, interfaces: (announcedOn[address] ?? []).sorted(), announcingSince: since[address],
+                problem: problems.isEmpty ? nil : problems.joined(separator: "; "), conflicts: conflictRecords[address])
         }
         let interfaces = links.values.sorted { $0.interface.name < $1.interface.name }.map {
             L2Status.Interface(name: $0.interface.name, mac: $0.mac, counters: $0.snapshotCounters)

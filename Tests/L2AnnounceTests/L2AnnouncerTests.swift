@@ -237,6 +237,9 @@ import Testing
         h.network.failing = ["eth0"]
         await h.announcer.setAnnounced([v4: .automatic])
         #expect(h.port() == nil)
+        let status = await h.announcer.snapshot().addresses.first
+        #expect(status?.interfaces == [])
+        #expect(status?.problem == "cannot open packet sockets on eth0 (see log)")
         h.network.failing = []
         await h.advance(by: .seconds(10), sleepers: 1)
         await eventually("eth0 opened and announced") { h.port()?.sent.count == 2 }
