@@ -75,6 +75,19 @@ final class DataPlaneNetNamespace: Sendable {
                              stderr: String(decoding: stderr, as: UTF8.self))
     }
 
+    /// Starts a long-running command (a server) inside this namespace; the
+    /// caller terminates it.
+    func spawn(_ arguments: String...) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/nsenter")
+        process.arguments = ["--net=\(path)", "--"] + arguments
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+
     /// Runs a command inside this namespace; a non-zero exit throws with its output.
     @discardableResult
     func shellSucceeds(_ arguments: String...) throws -> String {
