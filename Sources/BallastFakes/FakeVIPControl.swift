@@ -108,7 +108,7 @@ public final class FakeVIPControl: VIPControl {
     /// The operation text DummyLinkVIPs uses for the same call.
     private func describe(_ call: Call) -> String {
         switch call {
-        case .ensureLink: "create link \(linkName)"
+        case .ensureLink: "ensure link \(linkName)"
         case .addresses: "list addresses of \(linkName)"
         case .add(let a): "add address \(CIDR(host: a)) to \(linkName)"
         case .remove(let a): "remove address \(CIDR(host: a)) from \(linkName)"

@@ -45,7 +45,7 @@ public final class DummyLinkVIPs: VIPControl {
     }
 
     public func ensureLink() throws(DataPlaneError) {
-        let socket = try RouteSocket(for: "create link \(linkName)")
+        let socket = try RouteSocket(for: "ensure link \(linkName)")
         if try updateExistingLink(socket) { return }
         do throws(DataPlaneError) {
             try createLink(socket)
@@ -159,16 +159,17 @@ public final class DummyLinkVIPs: VIPControl {
     /// Brings an existing dummy link to the required flags. False when there is
     /// no link of our name.
     private func updateExistingLink(_ socket: borrowing RouteSocket) throws(DataPlaneError) -> Bool {
-        let operation = "set link \(linkName) up and NOARP"
+        let operation = "ensure link \(linkName)"
         let updated: Void? = try withLink(socket, operation: operation) { link throws(DataPlaneError) in
             try requireDummy(link, operation: operation)
             guard rtnl_link_get_flags(link) & Self.requiredFlags != Self.requiredFlags else { return }
-            guard let change = rtnl_link_alloc() else {
-                throw DataPlaneError(operation: operation, errno: ENOMEM, reason: describeErrno(ENOMEM))
+            let change = "set link \(linkName) up and NOARP"
+            guard let wanted = rtnl_link_alloc() else {
+                throw DataPlaneError(operation: change, errno: ENOMEM, reason: describeErrno(ENOMEM))
             }
-            defer { rtnl_link_put(change) }
-            rtnl_link_set_flags(change, Self.requiredFlags)
-            try socket.perform(operation) { rtnl_link_change($0, link, change, 0) }
+            defer { rtnl_link_put(wanted) }
+            rtnl_link_set_flags(wanted, Self.requiredFlags)
+            try socket.perform(change) { rtnl_link_change($0, link, wanted, 0) }
             logger.info("set VIP link up and NOARP", metadata: ["vip.link": "\(linkName)"])
         }
         return updated != nil

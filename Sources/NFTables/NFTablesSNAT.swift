@@ -14,9 +14,10 @@ import Synchronization
 /// Shape and reasons: `SNATTableText` and docs/dataplane.md.
 public final class NFTablesSNAT: SNATControl {
     public static let defaultTableName = "ballast"
-    /// A packet-mark bit unlikely to clash: kube-proxy uses 0x4000 (masquerade)
-    /// and 0x8000 (drop), Calico and Cilium the bits from 0x00010000 up to
-    /// 0x0f000000 by default.
+    /// A packet-mark bit clear of kube-proxy's 0x4000 (masquerade) and 0x8000
+    /// (drop). CNIs claim bits of their own (Calico's default mask is the upper
+    /// 16 bits): pick a bit nothing else on the node uses. The bit is OR-ed in
+    /// and tested under a mask, so other bits of the mark are left alone.
     public static let defaultMark: UInt32 = 0x1000_0000
 
     public let tableName: String
