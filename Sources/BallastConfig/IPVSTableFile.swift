@@ -159,6 +159,8 @@ private struct Parser {
     func readService(_ node: YAMLNode) -> Located? {
         guard let m = reader.mapping(node, "a service", keys: IPVSTableFile.serviceKeys,
                                      ignored: IPVSTableFile.serviceStatusKeys) else { return nil }
+        let scheduler = m["scheduler"].map { reader.choice($0, "scheduler", as: IPVSScheduler.self) }
+            ?? defaults.scheduler
         guard let found = readServiceKey(m) else {
             // Destinations are still checked, against an unknown service.
             if let list = m["destinations"].flatMap({ reader.sequence($0, "'destinations'") }) {
@@ -167,8 +169,6 @@ private struct Parser {
             return nil
         }
         let (key, keyNode) = found
-        let scheduler = m["scheduler"].map { reader.choice($0, "scheduler", as: IPVSScheduler.self) }
-            ?? defaults.scheduler
         let persistence = m["persistence"].flatMap { readPersistence($0, family: key.family) }
 
         if case .address(_, 0, _) = key, m["persistence"] == nil, let portNode = m["port"] {
