@@ -206,6 +206,10 @@ private struct Parser {
         case (.none, .none):
             reader.error("a service needs 'address' (with 'port' and 'protocol') or 'fwmark' (with 'family')",
                          at: m.node)
+            // The rest of the key is still checked, to report everything at once.
+            _ = m["port"].map { reader.integer($0, "port", in: UInt16(0)...UInt16.max) }
+            _ = m["protocol"].map { reader.choice($0, "protocol", as: IPVSProtocol.self) }
+            _ = m["family"].map { reader.choice($0, "family", as: AddressFamily.self) }
             return nil
         case (let addressNode?, .none):
             if let f = m.keyNode("family"), m["family"] != nil {

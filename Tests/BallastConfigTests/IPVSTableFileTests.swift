@@ -34,10 +34,11 @@ let badTables: [BadTable] = [
     BadTable(name: "unknown key with a suggestion", yaml: """
         services:
           - adress: 192.0.2.10
-            port: 80
+            port: 99999
         """, errors: [
-            "t.yaml:2:5: error: a service needs 'address' (with 'port' and 'protocol') or 'fwmark' (with 'family')",
             "t.yaml:2:5: error: unknown key 'adress' in a service; did you mean 'address'? (valid keys: address, port, protocol, fwmark, family, scheduler, flags, persistence, destinations)",
+            "t.yaml:2:5: error: a service needs 'address' (with 'port' and 'protocol') or 'fwmark' (with 'family')",
+            "t.yaml:3:11: error: port must be a whole number from 0 to 65535, found 99999",
         ]),
     BadTable(name: "snake_case key suggests camelCase", yaml: """
         services:

@@ -68,6 +68,13 @@ import Testing
         ])
     }
 
+    @Test func noTimeoutDrainsUntilIdle() {
+        var book = IPVSDrainBook()
+        book[leaving] = t0
+        let d = round([quiesced(active: 1)], book: book, at: 86_400, settings: IPVSReconcileSettings(drainTimeout: nil))
+        #expect(d.operations.isEmpty && d.draining.map(\.age) == [.seconds(86_400)])
+    }
+
     /// A destination that is desired again while draining gets its weight back
     /// and leaves the book.
     @Test func drainingDestinationComesBack() {

@@ -42,8 +42,12 @@ public struct ConfigDiagnostic: Sendable, Hashable, Comparable, CustomStringConv
 public struct ConfigError: Error, Sendable, Hashable, CustomStringConvertible {
     public var diagnostics: [ConfigDiagnostic]
 
+    /// Sorted by position; problems at one position keep the order they were
+    /// found in (the cause, such as an unknown key, before its consequences).
     public init(_ diagnostics: [ConfigDiagnostic]) {
-        self.diagnostics = diagnostics.sorted()
+        self.diagnostics = diagnostics.enumerated()
+            .sorted { ($0.element.location, $0.offset) < ($1.element.location, $1.offset) }
+            .map(\.element)
     }
 
     public init(_ message: String, at location: SourceLocation) {

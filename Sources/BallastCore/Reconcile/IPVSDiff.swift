@@ -28,10 +28,11 @@
 /// Tunables of a reconcile.
 public struct IPVSReconcileSettings: Sendable, Hashable {
     /// How long a removed destination that still has connections stays at
-    /// weight 0 before it is deleted anyway. Zero deletes at once.
-    public var drainTimeout: Duration
+    /// weight 0 before it is deleted anyway. Zero deletes at once; nil waits
+    /// until it is idle, however long that takes.
+    public var drainTimeout: Duration?
 
-    public init(drainTimeout: Duration = .seconds(300)) {
+    public init(drainTimeout: Duration? = .seconds(300)) {
         self.drainTimeout = drainTimeout
     }
 }
@@ -252,14 +253,14 @@ public struct IPVSDiff: Sendable, Hashable {
         let endpoint = old.destination.endpoint
         let id = IPVSDestinationID(service: key, endpoint: endpoint)
         let connections = old.connectionCount
-        guard IPVSDiff.drains(key), settings.drainTimeout > .zero, connections > 0 else {
+        guard IPVSDiff.drains(key), settings.drainTimeout != .zero, connections > 0 else {
             let reason: IPVSChangeReason = book[id] != nil && connections == 0 ? .drained : .notDesired
             steps.append(IPVSPlannedOperation(.deleteDestination(key, endpoint), reason))
             return
         }
         let since = book[id] ?? now
         let age = now - since
-        guard age < settings.drainTimeout else {
+        if let timeout = settings.drainTimeout, age >= timeout {
             steps.append(IPVSPlannedOperation(.deleteDestination(key, endpoint),
                                               .drainTimedOut(age: age, connections: connections)))
             return
