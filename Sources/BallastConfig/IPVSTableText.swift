@@ -2,12 +2,14 @@
 // with the connection counts a graceful drain waits for. Sorted by service
 // key, destinations by endpoint, so two runs can be diffed.
 //
-//   IPVS table: 1 service, 2 destinations
+//   IPVS table: 2 services, 3 destinations
 //   Prot Service        Scheduler  Options
 //     -> Destination    Forward    Weight  Active  Inactive  Persistent
-//   TCP  192.0.2.10:80  rr         persistent 300s
-//     -> 10.0.0.5:8080  masq            1       3        12           0
-//     -> 10.0.0.6:8080  masq            0       1         0           0
+//   UDP  192.0.2.10:53  sh         one-packet, sh-port
+//     -> 10.0.0.7:53    masq            1       0         0           0
+//   TCP  192.0.2.10:80  wlc        persistent 10800s mask /24
+//     -> 10.0.0.5:8080  masq            3     812        40           0
+//     -> 10.0.0.6:8080  masq            0       2         1           0
 
 import BallastCore
 
