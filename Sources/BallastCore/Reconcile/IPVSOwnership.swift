@@ -7,12 +7,19 @@
 /// in one of `prefixes`, and those keyed by one of `firewallMarks` (in either
 /// address family).
 public struct IPVSOwnership: Sendable, Hashable, CustomStringConvertible {
-    public var prefixes: [CIDR]
-    public var firewallMarks: Set<UInt32>
+    public let prefixes: [CIDR]
+    public let firewallMarks: Set<UInt32>
+    /// Single-address prefixes, looked up in constant time: a table file's
+    /// default ownership is one /32 per service address, and `owns` runs for
+    /// every desired and every observed service.
+    private let hosts: Set<IPAddress>
+    private let ranges: [CIDR]
 
     public init(prefixes: [CIDR] = [], firewallMarks: Set<UInt32> = []) {
         self.prefixes = prefixes
         self.firewallMarks = firewallMarks
+        hosts = Set(prefixes.filter { $0.prefixLength == $0.family.bitWidth }.map(\.network))
+        ranges = prefixes.filter { $0.prefixLength < $0.family.bitWidth }
     }
 
     /// Owns nothing: a reconcile with it writes nothing and reports every
@@ -35,7 +42,7 @@ public struct IPVSOwnership: Sendable, Hashable, CustomStringConvertible {
 
     public func owns(_ key: VirtualServiceKey) -> Bool {
         switch key {
-        case .address(let address, _, _): prefixes.contains { $0.contains(address) }
+        case .address(let address, _, _): hosts.contains(address) || ranges.contains { $0.contains(address) }
         case .firewallMark(let mark, _): firewallMarks.contains(mark)
         }
     }
