@@ -3,8 +3,9 @@
 // documented in docs/ipvs-table.md; keep the two in step.
 //
 // Parsing is all-or-nothing: the whole file is checked and every problem is
-// reported with FILE:LINE:COLUMN; a file with any problem yields no table,
-// so nothing of it is ever applied.
+// reported with FILE:LINE:COLUMN through the decoding layer the configuration
+// file uses (Decoding/); a file with any problem yields no table, so nothing
+// of it is ever applied.
 
 import BallastCore
 
@@ -45,267 +46,240 @@ public struct IPVSTableDefaults: Sendable, Hashable {
 public enum IPVSTableFile {
     static let rootKeys = ["services", "owns"]
     static let ownsKeys = ["addresses", "fwmarks"]
+    /// `stats` and `connections` are read-only keys that `ballastctl ipvs show
+    /// --json` writes; they are allowed and ignored, so that its output is
+    /// itself a valid table file.
     static let serviceKeys = ["address", "port", "protocol", "fwmark", "family", "scheduler", "flags",
-                              "persistence", "destinations"]
+                              "persistence", "destinations", "stats"]
     static let persistenceKeys = ["timeout", "netmask"]
-    static let destinationKeys = ["address", "port", "weight", "forward", "upperThreshold", "lowerThreshold"]
-    /// Read-only keys that `ballastctl ipvs show --json` writes; accepted and
-    /// ignored so that its output is itself a valid table file.
-    static let serviceStatusKeys: Set<String> = ["stats"]
-    static let destinationStatusKeys: Set<String> = ["connections", "stats"]
+    static let destinationKeys = ["address", "port", "weight", "forward", "upperThreshold", "lowerThreshold",
+                                  "connections", "stats"]
 
     /// Longest persistence ipvsadm accepts (31 days).
-    static let maxPersistenceTimeout: UInt32 = 2_678_400
+    static let maxPersistenceTimeout = 2_678_400
+
+    public static let formatHint = "docs/ipvs-table.md describes the table file"
 
     /// Reads and checks the file at `path`.
-    public static func load(path: String, defaults: IPVSTableDefaults = IPVSTableDefaults()) throws(ConfigError) -> IPVSTable {
-        try parse(YAMLDocument.load(path: path), defaults: defaults)
+    public static func load(path: String, defaults: IPVSTableDefaults = IPVSTableDefaults()) throws(Diagnostics) -> IPVSTable {
+        try load(path: path, defaults: defaults, fileSystem: .local)
+    }
+
+    static func load(path: String, defaults: IPVSTableDefaults, fileSystem: FileSystem) throws(Diagnostics) -> IPVSTable {
+        switch fileSystem.read(path) {
+        case .success(let text):
+            return try parse(text, file: path, defaults: defaults)
+        case .failure(let problem):
+            throw Diagnostics([Diagnostic(.error, "table file \(path) \(problem.reason)", at: nil, hint: formatHint)])
+        }
     }
 
     /// Checks `text`, named `file` in diagnostics.
     public static func parse(_ text: String, file: String,
-                             defaults: IPVSTableDefaults = IPVSTableDefaults()) throws(ConfigError) -> IPVSTable {
-        try parse(YAMLDocument(text: text, file: file), defaults: defaults)
-    }
-
-    static func parse(_ document: YAMLDocument, defaults: IPVSTableDefaults) throws(ConfigError) -> IPVSTable {
-        guard let root = document.root else {
-            throw ConfigError("the file is empty; it needs a 'services' list (see docs/ipvs-table.md)",
-                              at: SourceLocation(file: document.file))
+                             defaults: IPVSTableDefaults = IPVSTableDefaults()) throws(Diagnostics) -> IPVSTable {
+        let documents = try YAMLDocuments.parse(text, file: file)
+        guard let root = documents.first else {
+            throw Diagnostics([Diagnostic(.error, "the table file is empty", at: SourceLocation(file: file, line: 1, column: 1),
+                                          hint: "it needs a services list, e.g.\n    services:\n"
+                                              + "      - {address: 192.0.2.10, port: 80, destinations: [{address: 10.0.0.5}]}")])
         }
-        let parser = Parser(defaults: defaults)
-        let table = parser.readTable(root)
-        try parser.reader.finish()
-        guard let table else {
-            throw ConfigError("the file has no readable 'services' list", at: SourceLocation(file: document.file))
+        let sink = DiagnosticSink()
+        if documents.count > 1 {
+            sink.error("a table file is one YAML document, but this file holds \(documents.count)",
+                       at: documents[1].location, hint: "remove the \"---\" separators")
         }
+        let table = TableDecoder(defaults: defaults).table(Value(node: root, path: "", sink: sink))
+        guard let table = try sink.result(table) else { throw Diagnostics(sink.inFileOrder) }
         return table
     }
 }
 
-/// One pass over a document. Every method reports its own problems and
-/// returns nil for a part it could not read; parsing goes on so that all
+/// Decodes the keys of a table file. Every method reports its own problems
+/// and returns nil for a part it could not read; decoding goes on, so that all
 /// problems are reported at once.
-private struct Parser {
+private struct TableDecoder {
     let defaults: IPVSTableDefaults
-    let reader = YAMLReader()
 
-    init(defaults: IPVSTableDefaults) { self.defaults = defaults }
+    func table(_ root: Value) -> IPVSTable? {
+        guard let m = root.mapping(keys: IPVSTableFile.rootKeys, unknownKeys: .error) else { return nil }
+        let ownership = m["owns"].flatMap(owns)
+        guard let items = m.required("services", hint: IPVSTableFile.formatHint)?.list() else { return nil }
 
-    /// A parsed service with the nodes later checks point at.
-    struct Located {
-        var service: IPVSVirtualService
-        var keyNode: YAMLNode
-    }
-
-    func readTable(_ root: YAMLNode) -> IPVSTable? {
-        guard let m = reader.mapping(root, "the top level", keys: IPVSTableFile.rootKeys) else { return nil }
-        let ownership = m["owns"].flatMap(readOwns)
-        guard let servicesNode = reader.required(m, "services", of: "the file"),
-              let items = reader.sequence(servicesNode, "'services'") else { return nil }
-
-        var parsed: [Located] = []
+        var services: [IPVSVirtualService] = []
         var firstLine: [VirtualServiceKey: Int] = [:]
         for item in items {
-            guard let s = readService(item) else { continue }
-            if let line = firstLine[s.service.key] {
-                reader.error("duplicate service \(s.service.key) (first defined at line \(line)); "
-                                + "merge the two entries", at: s.keyNode)
+            guard let (service, keyValue) = service(item).map({ ($0.0, $0.1) }) else { continue }
+            if let line = firstLine[service.key] {
+                keyValue.error("duplicate service \(service.key)",
+                               hint: "it is first defined at line \(line); merge the two entries")
                 continue
             }
-            firstLine[s.service.key] = s.keyNode.location.line
-            if let ownership, !ownership.owns(s.service.key) {
-                reader.error("\(s.service.key) is outside 'owns' (\(ownership)); "
-                                + "extend 'owns' or remove the service", at: s.keyNode)
+            firstLine[service.key] = keyValue.location.line
+            if let ownership, !ownership.owns(service.key) {
+                keyValue.error("\(service.key) is outside owns (\(ownership))",
+                               hint: "extend owns, or remove the service")
             }
-            parsed.append(s)
+            services.append(service)
         }
-        return IPVSTable(services: parsed.map(\.service), declaredOwnership: ownership)
+        return IPVSTable(services: services, declaredOwnership: ownership)
     }
 
-    func readOwns(_ node: YAMLNode) -> IPVSOwnership? {
-        guard let m = reader.mapping(node, "'owns'", keys: IPVSTableFile.ownsKeys) else { return nil }
-        var prefixes: [CIDR] = []
-        var marks: Set<UInt32> = []
-        if let list = m["addresses"].flatMap({ reader.sequence($0, "'owns.addresses'") }) {
-            for item in list {
-                guard let text = reader.string(item, "an owned address range") else { continue }
-                do {
-                    prefixes.append(try CIDR(parsing: text))
-                } catch {
-                    reader.error("\(error.description) (write a prefix such as 192.0.2.0/24)", at: item)
-                }
+    func owns(_ value: Value) -> IPVSOwnership? {
+        guard let m = value.mapping(keys: IPVSTableFile.ownsKeys, unknownKeys: .error) else { return nil }
+        let prefixes = m["addresses"].map { $0.list { item -> CIDR? in
+            guard let text = item.string() else { return nil }
+            do throws(CIDR.ParseError) {
+                return try CIDR(parsing: text)
+            } catch {
+                item.error(error.description, hint: "write a prefix such as 192.0.2.0/24, or a single address")
+                return nil
             }
-        }
-        if let list = m["fwmarks"].flatMap({ reader.sequence($0, "'owns.fwmarks'") }) {
-            for item in list {
-                if let mark = reader.integer(item, "an owned firewall mark", in: UInt32(1)...UInt32.max) {
-                    marks.insert(mark)
-                }
-            }
-        }
-        return IPVSOwnership(prefixes: prefixes, firewallMarks: marks)
+        } }
+        let marks = m["fwmarks"].map { $0.list { $0.int(in: 1...Int(UInt32.max)).map(UInt32.init) } }
+        guard let prefixes = prefixes ?? [], let marks = marks ?? [] else { return nil }
+        return IPVSOwnership(prefixes: prefixes, firewallMarks: Set(marks))
     }
 
-    func readAddress(_ node: YAMLNode, _ what: String) -> IPAddress? {
-        guard let text = reader.string(node, what) else { return nil }
+    func address(_ value: Value) -> IPAddress? {
+        guard let text = value.string() else { return nil }
         guard let a = IPAddress(text) else {
-            reader.error("\(what) '\(text)' is not an IPv4 or IPv6 address (names are not resolved)", at: node)
+            value.error("\"\(text)\" is not an IPv4 or IPv6 address", hint: "names are not resolved; write the address")
             return nil
         }
         return a
     }
 
-    func readService(_ node: YAMLNode) -> Located? {
-        guard let m = reader.mapping(node, "a service", keys: IPVSTableFile.serviceKeys,
-                                     ignored: IPVSTableFile.serviceStatusKeys) else { return nil }
-        let scheduler = m["scheduler"].map { reader.choice($0, "scheduler", as: IPVSScheduler.self) }
-            ?? defaults.scheduler
-        guard let found = readServiceKey(m) else {
-            // Destinations are still checked, against an unknown service.
-            if let list = m["destinations"].flatMap({ reader.sequence($0, "'destinations'") }) {
-                for item in list { _ = readDestination(item, of: nil) }
-            }
+    /// A service and the value that names it (its address or fwmark).
+    func service(_ value: Value) -> (IPVSVirtualService, Value)? {
+        guard let m = value.mapping(keys: IPVSTableFile.serviceKeys, unknownKeys: .error) else { return nil }
+        let scheduler = m["scheduler"].map { $0.choice(IPVSScheduler.self) } ?? defaults.scheduler
+        guard let (key, keyValue) = serviceKey(m).map({ ($0.0, $0.1) }) else {
+            // Still check the destinations' own keys, to report everything at once.
+            _ = m["destinations"]?.list { destination($0, of: nil) }
             return nil
         }
-        let (key, keyNode) = found
-        let persistence = m["persistence"].flatMap { readPersistence($0, family: key.family) }
-
-        if case .address(_, 0, _) = key, m["persistence"] == nil, let portNode = m["port"] {
-            reader.error("port 0 (all ports) needs 'persistence', as in the kernel; "
-                            + "add persistence or use a port from 1 to 65535", at: portNode)
+        let persistence = m["persistence"].map { self.persistence($0, family: key.family) }
+        if case .address(_, 0, _) = key, m["persistence"] == nil, let port = m["port"] {
+            port.error("0 (every port) needs persistence",
+                       hint: "add persistence: {} or use a port from 1 to 65535; the kernel only accepts "
+                           + "port 0 for persistent services")
         }
-        let flags = m["flags"].flatMap { readFlags($0, key: key, scheduler: scheduler ?? defaults.scheduler) } ?? []
+        let flags = m["flags"].map { self.flags($0, key: key, scheduler: scheduler ?? defaults.scheduler) } ?? []
 
         var destinations: [IPVSDestination] = []
         var firstLine: [IPVSEndpoint: Int] = [:]
-        if let list = m["destinations"].flatMap({ reader.sequence($0, "'destinations'") }) {
-            for item in list {
-                guard let d = readDestination(item, of: key) else { continue }
-                if let line = firstLine[d.endpoint] {
-                    reader.error("duplicate destination \(d.endpoint) in \(key) (first defined at line \(line)); "
-                                    + "keep one", at: item)
-                    continue
-                }
-                firstLine[d.endpoint] = item.location.line
-                destinations.append(d)
+        for item in m["destinations"]?.list() ?? [] {
+            guard let d = destination(item, of: key) else { continue }
+            if let line = firstLine[d.endpoint] {
+                item.error("duplicate destination \(d.endpoint) of \(key)",
+                           hint: "it is first defined at line \(line); keep one")
+                continue
             }
+            firstLine[d.endpoint] = item.location.line
+            destinations.append(d)
         }
-        guard let scheduler else { return nil }
-        return Located(service: IPVSVirtualService(key: key, scheduler: scheduler, flags: flags,
-                                                   persistence: persistence, destinations: destinations),
-                       keyNode: keyNode)
+        guard let scheduler, let persistence = persistence ?? .some(nil), let flags else { return nil }
+        return (IPVSVirtualService(key: key, scheduler: scheduler, flags: flags, persistence: persistence,
+                                   destinations: destinations), keyValue)
     }
 
-    /// The service's key and the node that names it (address or fwmark).
-    func readServiceKey(_ m: YAMLMapping) -> (VirtualServiceKey, YAMLNode)? {
+    func serviceKey(_ m: MappingReader) -> (VirtualServiceKey, Value)? {
         switch (m["address"], m["fwmark"]) {
-        case (.some, .some):
-            reader.error("a service has either 'address' or 'fwmark', not both", at: m.keyNode("fwmark")!)
+        case (.some, .some(let mark)):
+            mark.error("a service has either address or fwmark, not both")
             return nil
         case (.none, .none):
-            reader.error("a service needs 'address' (with 'port' and 'protocol') or 'fwmark' (with 'family')",
-                         at: m.node)
+            m.value.error("a service needs address (with port and protocol) or fwmark (with family)",
+                          hint: IPVSTableFile.formatHint)
             // The rest of the key is still checked, to report everything at once.
-            _ = m["port"].map { reader.integer($0, "port", in: UInt16(0)...UInt16.max) }
-            _ = m["protocol"].map { reader.choice($0, "protocol", as: IPVSProtocol.self) }
-            _ = m["family"].map { reader.choice($0, "family", as: AddressFamily.self) }
+            _ = m["port"]?.int(in: 0...65535)
+            _ = m["protocol"]?.choice(IPVSProtocol.self)
             return nil
-        case (let addressNode?, .none):
-            if let f = m.keyNode("family"), m["family"] != nil {
-                reader.error("'family' is only for fwmark services (an address has its own family); remove it", at: f)
-            }
-            let address = readAddress(addressNode, "service address")
-            let proto = m["protocol"].map { reader.choice($0, "protocol", as: IPVSProtocol.self) } ?? .tcp
-            let portNode = reader.required(m, "port", of: "a service with an address")
-            let port = portNode.flatMap { reader.integer($0, "port", in: UInt16(0)...UInt16.max) }
+        case (let addressValue?, .none):
+            m["family"]?.error("only applies to fwmark services",
+                               hint: "remove it; an address has its own family")
+            let address = address(addressValue)
+            let proto = m["protocol"].map { $0.choice(IPVSProtocol.self) } ?? .tcp
+            let port = m.required("port", hint: "a service with an address needs a port (0 to 65535)")?
+                .int(in: 0...65535).map(UInt16.init)
             guard let address, let proto, let port else { return nil }
-            return (.address(address, port: port, protocol: proto), addressNode)
-        case (.none, let markNode?):
+            return (.address(address, port: port, protocol: proto), addressValue)
+        case (.none, let markValue?):
             for extra in ["port", "protocol"] {
-                if let k = m.keyNode(extra), m[extra] != nil {
-                    reader.error("'\(extra)' has no meaning for a fwmark service (the mark selects the packets); "
-                                    + "remove it", at: k)
-                }
+                m[extra]?.error("has no meaning for a fwmark service",
+                                hint: "remove it; the firewall mark selects the packets")
             }
-            let mark = reader.integer(markNode, "fwmark", in: UInt32(1)...UInt32.max)
-            guard let familyNode = m["family"] else {
-                reader.error("a fwmark service needs 'family: ipv4' or 'family: ipv6'", at: markNode)
-                return nil
-            }
-            let family = reader.choice(familyNode, "family", as: AddressFamily.self)
+            let mark = markValue.int(in: 1...Int(UInt32.max)).map(UInt32.init)
+            let family = m.required("family", hint: "a fwmark service needs family: ipv4 or family: ipv6")?
+                .choice(AddressFamily.self)
             guard let mark, let family else { return nil }
-            return (.firewallMark(mark, family: family), markNode)
+            return (.firewallMark(mark, family: family), markValue)
         }
     }
 
-    func readPersistence(_ node: YAMLNode, family: AddressFamily) -> IPVSPersistence? {
-        guard let m = reader.mapping(node, "'persistence'", keys: IPVSTableFile.persistenceKeys) else { return nil }
-        let timeout = m["timeout"].map { reader.integer($0, "persistence timeout (seconds)",
-                                                        in: UInt32(1)...IPVSTableFile.maxPersistenceTimeout) }
-            ?? defaults.persistenceTimeout
+    /// nil: reported; .some(nil) never (a persistence mapping always persists).
+    func persistence(_ value: Value, family: AddressFamily) -> IPVSPersistence? {
+        guard let m = value.mapping(keys: IPVSTableFile.persistenceKeys, unknownKeys: .error) else { return nil }
+        let timeout = m["timeout"].map { $0.int(in: 1...IPVSTableFile.maxPersistenceTimeout) }
+            ?? Int(defaults.persistenceTimeout)
         // The kernel takes any IPv4 netmask but only /1 to /128 for IPv6.
-        let range = family == .ipv4 ? 0...32 : 1...128
-        let netmask = m["netmask"].map { reader.integer($0, "persistence netmask (a prefix length)", in: range) }
-            ?? family.bitWidth
+        let netmask = m["netmask"].map { $0.int(in: family == .ipv4 ? 0...32 : 1...128) } ?? family.bitWidth
         guard let timeout, let netmask else { return nil }
-        return IPVSPersistence(timeout: timeout, netmaskPrefix: netmask)
+        return IPVSPersistence(timeout: UInt32(timeout), netmaskPrefix: netmask)
     }
 
-    func readFlags(_ node: YAMLNode, key: VirtualServiceKey, scheduler: IPVSScheduler) -> IPVSServiceFlags? {
-        guard let items = reader.sequence(node, "'flags'") else { return nil }
+    func flags(_ value: Value, key: VirtualServiceKey, scheduler: IPVSScheduler) -> IPVSServiceFlags? {
+        guard let items = value.list() else { return nil }
         var flags: IPVSServiceFlags = []
         var seen: Set<String> = []
+        var ok = true
         for item in items {
-            guard let name = reader.string(item, "a flag") else { continue }
+            guard let name = item.string() else { ok = false; continue }
             guard let flag = IPVSServiceFlags(name: name, scheduler: scheduler) else {
                 if let owner = IPVSServiceFlags.scheduler(owning: name) {
-                    reader.error("flag '\(name)' only applies to scheduler \(owner.rawValue) "
-                                    + "(this service uses \(scheduler.rawValue))", at: item)
+                    item.error("flag \"\(name)\" only applies to scheduler \(owner.rawValue)",
+                               hint: "this service uses \(scheduler.rawValue)")
                 } else {
-                    let valid = IPVSServiceFlags.names(for: scheduler)
-                    reader.error("unknown flag '\(name)'\(Suggestion.hint(for: name, in: valid)) "
-                                    + "(valid with \(scheduler.rawValue): \(valid.joined(separator: ", ")))", at: item)
+                    item.error("\"\(name)\" is not a flag",
+                               hint: Suggestion.hint(for: name, in: IPVSServiceFlags.names(for: scheduler),
+                                                     noun: "flags of scheduler \(scheduler.rawValue)"))
                 }
+                ok = false
                 continue
             }
-            guard seen.insert(name).inserted else {
-                reader.error("flag '\(name)' is listed twice; keep one", at: item)
-                continue
+            if !seen.insert(name).inserted {
+                item.error("flag \"\(name)\" is listed twice", hint: "keep one")
+                ok = false
             }
             if flag == .onePacket, case .address(_, _, let proto) = key, proto != .udp {
-                reader.error("flag 'one-packet' only applies to UDP services (this one is \(proto.upperName))",
-                             at: item)
-                continue
+                item.error("one-packet only applies to UDP services", hint: "this one is \(proto.upperName)")
+                ok = false
             }
             flags.insert(flag)
         }
-        return flags
+        return ok ? flags : nil
     }
 
     /// A destination of the service `key` (nil: the service itself is
     /// unreadable; the destination's own keys are still checked).
-    func readDestination(_ node: YAMLNode, of key: VirtualServiceKey?) -> IPVSDestination? {
-        guard let m = reader.mapping(node, "a destination", keys: IPVSTableFile.destinationKeys,
-                                     ignored: IPVSTableFile.destinationStatusKeys) else { return nil }
-        let addressNode = reader.required(m, "address", of: "a destination")
-        let address = addressNode.flatMap { readAddress($0, "destination address") }
-        let forwarding = m["forward"].map { reader.choice($0, "forward method", as: IPVSForwarding.self) }
-            ?? defaults.forwarding
-        let weight = m["weight"].map { reader.integer($0, "weight", in: Int32(0)...Int32.max) } ?? defaults.weight
-        let upper = m["upperThreshold"].map { reader.integer($0, "upperThreshold", in: UInt32(0)...UInt32.max) } ?? 0
-        let lower = m["lowerThreshold"].map { reader.integer($0, "lowerThreshold", in: UInt32(0)...UInt32.max) } ?? 0
-        if let upper, let lower, lower > upper, let node = m["lowerThreshold"] {
-            reader.error("lowerThreshold \(lower) is above upperThreshold \(upper); the kernel requires "
-                            + "lower ≤ upper (set upperThreshold, or lower this)", at: node)
+    func destination(_ value: Value, of key: VirtualServiceKey?) -> IPVSDestination? {
+        guard let m = value.mapping(keys: IPVSTableFile.destinationKeys, unknownKeys: .error) else { return nil }
+        let addressValue = m.required("address", hint: "the real server's IPv4 or IPv6 address")
+        let address = addressValue.flatMap(address)
+        let forwarding = m["forward"].map { $0.choice(IPVSForwarding.self) } ?? defaults.forwarding
+        let weight = m["weight"].map { $0.int(in: 0...Int(Int32.max)).map(Int32.init) } ?? defaults.weight
+        let upper = m["upperThreshold"].map { $0.int(in: 0...Int(UInt32.max)).map(UInt32.init) } ?? 0
+        let lower = m["lowerThreshold"].map { $0.int(in: 0...Int(UInt32.max)).map(UInt32.init) } ?? 0
+        if let upper, let lower, lower > upper, let lowerValue = m["lowerThreshold"] {
+            lowerValue.error("\(lower) is above upperThreshold \(upper)",
+                             hint: "the kernel requires lower ≤ upper (0 means no limit only for upperThreshold); "
+                                 + "raise upperThreshold or lower this")
         }
         guard let key else { return nil }
-        let port = readDestinationPort(m, key: key, forwarding: forwarding)
-
-        if let address, let addressNode, address.family != key.family, forwarding != .tunnel {
-            reader.error("destination \(address) is \(address.family == .ipv4 ? "IPv4" : "IPv6") but the service is "
-                            + "\(key.family == .ipv4 ? "IPv4" : "IPv6"); only 'forward: tunnel' can cross families",
-                         at: addressNode)
+        let port = port(m, key: key, forwarding: forwarding)
+        if let address, let addressValue, address.family != key.family, forwarding != .tunnel {
+            addressValue.error("\(address) is \(Self.name(address.family)) but the service is \(Self.name(key.family))",
+                               hint: "only forward: tunnel can reach a destination of the other family")
             return nil
         }
         guard let address, let forwarding, let weight, let upper, let lower, let port, lower <= upper else {
@@ -315,22 +289,23 @@ private struct Parser {
                                upperThreshold: upper, lowerThreshold: lower)
     }
 
-    func readDestinationPort(_ m: YAMLMapping, key: VirtualServiceKey, forwarding: IPVSForwarding?) -> UInt16? {
+    func port(_ m: MappingReader, key: VirtualServiceKey, forwarding: IPVSForwarding?) -> UInt16? {
         switch key {
         case .firewallMark:
             // 0: keep the port each packet was sent to.
-            return m["port"].map { reader.integer($0, "destination port", in: UInt16(0)...UInt16.max) } ?? 0
+            return m["port"].map { $0.int(in: 0...65535).map(UInt16.init) } ?? 0
         case .address(_, let servicePort, _):
-            guard let node = m["port"] else { return servicePort }
-            let lowest: UInt16 = servicePort == 0 ? 0 : 1
-            guard let port = reader.integer(node, "destination port", in: lowest...UInt16.max) else { return nil }
+            guard let value = m["port"] else { return servicePort }
+            guard let port = value.int(in: (servicePort == 0 ? 0 : 1)...65535).map(UInt16.init) else { return nil }
             if let forwarding, forwarding != .masquerade, port != servicePort {
-                reader.error("'forward: \(forwarding.rawValue)' delivers packets to the service's port "
-                                + "\(servicePort) unchanged, so port \(port) cannot apply; remove 'port' "
-                                + "or set it to \(servicePort)", at: node)
+                value.error("forward: \(forwarding.rawValue) delivers packets to the service port \(servicePort) "
+                                + "unchanged, so port \(port) cannot apply",
+                            hint: "remove port, or set it to \(servicePort)")
                 return nil
             }
             return port
         }
     }
+
+    static func name(_ family: AddressFamily) -> String { family == .ipv4 ? "IPv4" : "IPv6" }
 }

@@ -29,17 +29,18 @@ YAML
 status=0
 err=$(ctl "$ns" ipvs apply "$work/bad.yaml" 2>&1 >/dev/null) || status=$?
 assert_eq 2 "$status" "exit status of an invalid file"
-assert_contains "$err" "$work/bad.yaml:6:11: error: port must be a whole number from 0 to 65535, found 99999"
-assert_contains "$err" "$work/bad.yaml:7:16: error: unknown scheduler 'roundrobin'"
-assert_contains "$err" "$work/bad.yaml:9:29: error: unknown key 'wieght' in a destination; did you mean 'weight'?"
+assert_contains "$err" "$work/bad.yaml:6:11: error: services[1].port: 99999 is out of range 0-65535"
+assert_contains "$err" "$work/bad.yaml:7:16: error: services[1].scheduler: \"roundrobin\" is not valid"
+assert_contains "$err" "$work/bad.yaml:9:29: error: services[1].destinations[0]: unknown key \"wieght\""
+assert_contains "$err" "hint: did you mean \"weight\"?"
+assert_contains "$err" "3 errors, 0 warnings"
 assert_contains "$err" "nothing was applied"
 assert_eq "$before" "$(ipvs_rules "$ns")" "table after a rejected file"
 
-# A YAML syntax error, in a JSON file.
+# A syntax error in a JSON file (JSON is read as YAML).
 printf '{"services": [\n  {"address": "192.0.2.10", "port": 80,,}\n]}\n' > "$work/bad.json"
 status=0
 err=$(ctl "$ns" ipvs apply "$work/bad.json" 2>&1 >/dev/null) || status=$?
 assert_eq 2 "$status" "exit status of a syntax error"
-assert_contains "$err" "$work/bad.json:2:"
-assert_contains "$err" "error: invalid JSON"
+assert_contains "$err" "$work/bad.json:2:40: error: YAML syntax: did not find expected node content"
 assert_eq "$before" "$(ipvs_rules "$ns")" "table after a syntax error"

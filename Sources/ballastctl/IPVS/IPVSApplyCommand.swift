@@ -71,7 +71,7 @@ struct IPVSApplyCommand: ParsableCommand {
             table = try IPVSTableFile.load(path: file, defaults: IPVSTableDefaults(scheduler: scheduler))
         } catch {
             Console.error(error.description)
-            Console.error("nothing was applied")
+            Console.error("nothing was applied (\(IPVSTableFile.formatHint))")
             throw ExitCode(2)
         }
         let ownership = ownedPrefixes.isEmpty && ownedMarks.isEmpty
