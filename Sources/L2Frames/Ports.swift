@@ -68,6 +68,7 @@ public protocol PacketPort: AnyObject, Sendable {
     /// (33:33:ff:xx:xx:xx) of the IPv6 addresses announced here, which the
     /// NIC would otherwise filter out.
     func setMulticastGroups(_ groups: Set<MACAddress>) throws(DataPlaneError)
-    /// Stops delivery (waiting for the receiving thread) and releases the sockets.
+    /// Stops delivery (waiting for the receiving thread), releases the
+    /// handler (breaking the cycle through it) and the sockets. Idempotent.
     func close()
 }
