@@ -2,10 +2,7 @@
 
 import BallastCore
 
-func ip(_ text: String) -> IPAddress {
-    guard let a = IPAddress(text) else { fatalError("bad test address \(text)") }
-    return a
-}
+// `ip(_:)` comes from AllocationTestSupport.swift (one helper for the whole test target).
 
 func tcp(_ address: String, _ port: UInt16) -> VirtualServiceKey { .address(ip(address), port: port, protocol: .tcp) }
 func udp(_ address: String, _ port: UInt16) -> VirtualServiceKey { .address(ip(address), port: port, protocol: .udp) }

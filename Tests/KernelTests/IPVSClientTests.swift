@@ -24,7 +24,7 @@ private func creating(_ services: [IPVSVirtualService]) -> [IPVSOperation] {
 }
 
 private func expectSuccess(_ results: [Result<Void, IPVSError>],
-                           sourceLocation: SourceLocation = #_sourceLocation) {
+                           sourceLocation: Testing.SourceLocation = #_sourceLocation) {
     for case .failure(let error) in results {
         Issue.record("\(error)", sourceLocation: sourceLocation)
     }
