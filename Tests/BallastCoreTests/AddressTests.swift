@@ -46,3 +46,28 @@ import Testing
         #expect(IPAddress("::ffff:ffff:ffff:ffff")!.advanced(by: 1) == IPAddress("0:0:0:1::"))
     }
 }
+
+@Suite struct AddressRangeTests {
+    @Test func sizes() throws {
+        #expect(AddressRange(try CIDR(parsing: "192.0.2.0/24")).size == 256)
+        #expect(AddressRange(first: IPAddress("10.0.0.5")!, last: IPAddress("10.0.0.5")!)!.size == 1)
+        #expect(AddressRange(try CIDR(parsing: "2001:db8::/120")).size == 256)
+        #expect(AddressRange(try CIDR(parsing: "2001:db8::/64")).size == .max)
+        #expect(AddressRange(first: IPAddress("2001:db8::ffff:ffff:ffff:fff0")!, last: IPAddress("2001:db8:0:1::f")!)!.size == 32)
+        #expect(AddressRange(first: IPAddress("10.0.0.5")!, last: IPAddress("10.0.0.4")!) == nil)
+        #expect(AddressRange(first: IPAddress("10.0.0.5")!, last: IPAddress("::1")!) == nil)
+    }
+
+    @Test func describesAsCIDRWhenExact() throws {
+        #expect(AddressRange(try CIDR(parsing: "192.0.2.0/24")).description == "192.0.2.0/24")
+        #expect(AddressRange(first: IPAddress("10.0.0.5")!, last: IPAddress("10.0.0.9")!)!.description == "10.0.0.5-10.0.0.9")
+    }
+
+    @Test func buggyIPsSkipped() throws {
+        let pool = AddressPool(name: "p", ranges: [AddressRange(try CIDR(parsing: "10.0.0.0/23"))], avoidBuggyIPs: true)
+        #expect(!pool.allows(IPAddress("10.0.0.0")!))
+        #expect(!pool.allows(IPAddress("10.0.0.255")!))
+        #expect(pool.allows(IPAddress("10.0.1.1")!))
+        #expect(!pool.allows(IPAddress("10.0.2.1")!))
+    }
+}

@@ -1,0 +1,282 @@
+// Kubernetes objects in the shapes Ballast needs: v1 Service, discovery.k8s.io/v1
+// EndpointSlice (v1 Endpoints are converted to slices when decoded), v1 Node and
+// v1 Namespace. Plain values; BallastConfig decodes them from YAML/JSON and the
+// Kubernetes source from the API. Field names follow the API so that a reader
+// who knows `kubectl get -o yaml` recognises them.
+
+/// namespace/name of a namespaced object.
+public struct ObjectRef: Sendable, Hashable, Comparable, CustomStringConvertible {
+    public var namespace: String
+    public var name: String
+
+    public init(namespace: String, name: String) {
+        self.namespace = namespace
+        self.name = name
+    }
+
+    /// Parses "namespace/name"; a bare "name" is in "default", as kubectl assumes.
+    public init?(parsing text: String) {
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+        switch parts.count {
+        case 1 where !parts[0].isEmpty: self.init(namespace: "default", name: String(parts[0]))
+        case 2 where !parts[0].isEmpty && !parts[1].isEmpty: self.init(namespace: String(parts[0]), name: String(parts[1]))
+        default: return nil
+        }
+    }
+
+    public var description: String { "\(namespace)/\(name)" }
+    public static func < (a: Self, b: Self) -> Bool { (a.namespace, a.name) < (b.namespace, b.name) }
+}
+
+/// Where an object was read from, for messages ("services/web.yaml:12").
+public struct SourceLocation: Sendable, Hashable, CustomStringConvertible {
+    public var file: String
+    public var line: Int
+    public var column: Int
+
+    public init(file: String, line: Int, column: Int = 0) {
+        self.file = file
+        self.line = line
+        self.column = column
+    }
+
+    public var description: String { column > 0 ? "\(file):\(line):\(column)" : "\(file):\(line)" }
+}
+
+public enum ServiceType: String, Sendable, Hashable, CaseIterable {
+    case clusterIP = "ClusterIP"
+    case nodePort = "NodePort"
+    case loadBalancer = "LoadBalancer"
+    case externalName = "ExternalName"
+}
+
+public enum TrafficPolicy: String, Sendable, Hashable, CaseIterable {
+    case cluster = "Cluster"
+    case local = "Local"
+}
+
+public enum IPFamilyPolicy: String, Sendable, Hashable, CaseIterable {
+    case singleStack = "SingleStack"
+    case preferDualStack = "PreferDualStack"
+    case requireDualStack = "RequireDualStack"
+}
+
+public enum SessionAffinity: Sendable, Hashable {
+    case none
+    /// Kubernetes' default timeout is 10800 s (3 h).
+    case clientIP(timeoutSeconds: UInt32)
+
+    public static let defaultClientIPTimeout: UInt32 = 10800
+}
+
+/// `targetPort`: a number, or the name of a container port resolved per endpoint slice.
+public enum TargetPort: Sendable, Hashable, CustomStringConvertible {
+    case number(UInt16)
+    case name(String)
+
+    public var description: String {
+        switch self {
+        case .number(let n): "\(n)"
+        case .name(let s): s
+        }
+    }
+}
+
+public struct ServicePort: Sendable, Hashable {
+    public var name: String?
+    public var `protocol`: IPVSProtocol
+    public var port: UInt16
+    /// nil means "same as port", as the API defaults it.
+    public var targetPort: TargetPort?
+    public var nodePort: UInt16?
+
+    public init(name: String? = nil, protocol: IPVSProtocol = .tcp, port: UInt16,
+                targetPort: TargetPort? = nil, nodePort: UInt16? = nil) {
+        self.name = name
+        self.protocol = `protocol`
+        self.port = port
+        self.targetPort = targetPort
+        self.nodePort = nodePort
+    }
+
+    public var effectiveTargetPort: TargetPort { targetPort ?? .number(port) }
+}
+
+public struct Service: Sendable, Hashable {
+    public var ref: ObjectRef
+    public var uid: String?
+    public var labels: [String: String]
+    public var annotations: [String: String]
+    public var type: ServiceType
+    public var ports: [ServicePort]
+    /// nil: no selector (endpoints are managed by hand); empty never matches in Kubernetes either.
+    public var selector: [String: String]?
+    public var clusterIPs: [IPAddress]
+    public var externalTrafficPolicy: TrafficPolicy
+    public var internalTrafficPolicy: TrafficPolicy
+    public var sessionAffinity: SessionAffinity
+    /// spec.loadBalancerIP (deprecated upstream, still honoured by MetalLB), kept as text so a
+    /// bad value becomes a reason on this Service rather than a decode failure of the file.
+    public var loadBalancerIP: String?
+    public var loadBalancerClass: String?
+    public var ipFamilies: [AddressFamily]
+    public var ipFamilyPolicy: IPFamilyPolicy?
+    public var externalIPs: [IPAddress]
+    /// status.loadBalancer.ingress[].ip: what an earlier controller assigned.
+    public var ingressIPs: [IPAddress]
+    public var location: SourceLocation?
+
+    public init(ref: ObjectRef, uid: String? = nil, labels: [String: String] = [:], annotations: [String: String] = [:],
+                type: ServiceType = .clusterIP, ports: [ServicePort] = [], selector: [String: String]? = nil,
+                clusterIPs: [IPAddress] = [], externalTrafficPolicy: TrafficPolicy = .cluster,
+                internalTrafficPolicy: TrafficPolicy = .cluster, sessionAffinity: SessionAffinity = .none,
+                loadBalancerIP: String? = nil, loadBalancerClass: String? = nil, ipFamilies: [AddressFamily] = [],
+                ipFamilyPolicy: IPFamilyPolicy? = nil, externalIPs: [IPAddress] = [], ingressIPs: [IPAddress] = [],
+                location: SourceLocation? = nil) {
+        self.ref = ref
+        self.uid = uid
+        self.labels = labels
+        self.annotations = annotations
+        self.type = type
+        self.ports = ports
+        self.selector = selector
+        self.clusterIPs = clusterIPs
+        self.externalTrafficPolicy = externalTrafficPolicy
+        self.internalTrafficPolicy = internalTrafficPolicy
+        self.sessionAffinity = sessionAffinity
+        self.loadBalancerIP = loadBalancerIP
+        self.loadBalancerClass = loadBalancerClass
+        self.ipFamilies = ipFamilies
+        self.ipFamilyPolicy = ipFamilyPolicy
+        self.externalIPs = externalIPs
+        self.ingressIPs = ingressIPs
+        self.location = location
+    }
+}
+
+/// EndpointSlice endpoint conditions. The API leaves them optional; the
+/// accessors apply its documented defaults.
+public struct EndpointConditions: Sendable, Hashable {
+    public var ready: Bool?
+    public var serving: Bool?
+    public var terminating: Bool?
+
+    public init(ready: Bool? = nil, serving: Bool? = nil, terminating: Bool? = nil) {
+        self.ready = ready
+        self.serving = serving
+        self.terminating = terminating
+    }
+
+    /// "nil should be interpreted as ready" (discovery.k8s.io/v1 docs).
+    public var isReady: Bool { ready ?? true }
+    /// Serving defaults to ready when unset (older controllers do not set it).
+    public var isServing: Bool { serving ?? isReady }
+    public var isTerminating: Bool { terminating ?? false }
+}
+
+public struct Endpoint: Sendable, Hashable {
+    public var addresses: [IPAddress]
+    public var conditions: EndpointConditions
+    public var nodeName: String?
+    public var zone: String?
+    public var hostname: String?
+    public var targetRef: ObjectRef?
+
+    public init(addresses: [IPAddress], conditions: EndpointConditions = EndpointConditions(), nodeName: String? = nil,
+                zone: String? = nil, hostname: String? = nil, targetRef: ObjectRef? = nil) {
+        self.addresses = addresses
+        self.conditions = conditions
+        self.nodeName = nodeName
+        self.zone = zone
+        self.hostname = hostname
+        self.targetRef = targetRef
+    }
+}
+
+public struct EndpointPort: Sendable, Hashable {
+    /// Matches ServicePort.name ("" or nil for the single unnamed port).
+    public var name: String?
+    public var port: UInt16?
+    public var `protocol`: IPVSProtocol
+
+    public init(name: String? = nil, port: UInt16?, protocol: IPVSProtocol = .tcp) {
+        self.name = name
+        self.port = port
+        self.protocol = `protocol`
+    }
+}
+
+public struct EndpointSlice: Sendable, Hashable {
+    public var ref: ObjectRef
+    /// Label kubernetes.io/service-name: the Service this slice belongs to.
+    public var serviceName: String
+    /// IPv4 or IPv6; FQDN slices are dropped when decoded (IPVS needs addresses).
+    public var addressType: AddressFamily
+    public var endpoints: [Endpoint]
+    public var ports: [EndpointPort]
+    public var location: SourceLocation?
+
+    public init(ref: ObjectRef, serviceName: String, addressType: AddressFamily, endpoints: [Endpoint] = [],
+                ports: [EndpointPort] = [], location: SourceLocation? = nil) {
+        self.ref = ref
+        self.serviceName = serviceName
+        self.addressType = addressType
+        self.endpoints = endpoints
+        self.ports = ports
+        self.location = location
+    }
+
+    public var serviceRef: ObjectRef { ObjectRef(namespace: ref.namespace, name: serviceName) }
+}
+
+public struct Node: Sendable, Hashable {
+    public var name: String
+    public var labels: [String: String]
+    /// The Ready condition (true when the manifest has no status, as for hand-written files).
+    public var ready: Bool
+    public var unschedulable: Bool
+    public var addresses: [IPAddress]
+
+    public init(name: String, labels: [String: String] = [:], ready: Bool = true, unschedulable: Bool = false,
+                addresses: [IPAddress] = []) {
+        self.name = name
+        self.labels = labels
+        self.ready = ready
+        self.unschedulable = unschedulable
+        self.addresses = addresses
+    }
+
+    /// Kubernetes' label that removes a node from external load balancers (MetalLB honours it too).
+    public static let excludeFromLoadBalancersLabel = "node.kubernetes.io/exclude-from-external-load-balancers"
+}
+
+public struct Namespace: Sendable, Hashable {
+    public var name: String
+    public var labels: [String: String]
+
+    public init(name: String, labels: [String: String] = [:]) {
+        self.name = name
+        self.labels = labels
+    }
+}
+
+/// Everything a source knows at one moment: the input of allocation and planning.
+public struct ClusterSnapshot: Sendable, Hashable {
+    public var services: [ObjectRef: Service]
+    public var endpointSlices: [ObjectRef: EndpointSlice]
+    public var nodes: [String: Node]
+    public var namespaces: [String: Namespace]
+
+    public init(services: [ObjectRef: Service] = [:], endpointSlices: [ObjectRef: EndpointSlice] = [:],
+                nodes: [String: Node] = [:], namespaces: [String: Namespace] = [:]) {
+        self.services = services
+        self.endpointSlices = endpointSlices
+        self.nodes = nodes
+        self.namespaces = namespaces
+    }
+
+    /// Slices of one Service, in a stable order.
+    public func slices(for service: ObjectRef) -> [EndpointSlice] {
+        endpointSlices.values.filter { $0.serviceRef == service }.sorted { $0.ref < $1.ref }
+    }
+}
