@@ -116,7 +116,7 @@ final class IPVSSession {
     }
 
     /// Sends one dump request and hands each of its messages to `each` until NLMSG_DONE.
-    private func runDump(_ operation: String, on socket: NetlinkSocket,
+    private func runDump(_ operation: @autoclosure () -> String, on socket: NetlinkSocket,
                          request: (UInt32, inout NetlinkMessageWriter) -> Void,
                          each: (NetlinkMessage) throws(IPVSDecodeError) -> Void) throws(IPVSError) {
         let sequence = nextSequence()
@@ -125,7 +125,7 @@ final class IPVSSession {
         do {
             try socket.send(writer.bytes)
         } catch {
-            throw .system(operation, errno: error.errno)
+            throw .system(operation(), errno: error.errno)
         }
 
         // A reply that cannot be decoded does not stop the reading: the dump
@@ -138,7 +138,7 @@ final class IPVSSession {
                 received = try socket.receive(into: dumpBuffers, wait: true)
             } catch {
                 self.socket = nil
-                throw .system(operation, errno: error.errno)
+                throw .system(operation(), errno: error.errno)
             }
             for slot in 0..<received {
                 let (bytes, truncated) = dumpBuffers.datagram(slot)
@@ -148,17 +148,17 @@ final class IPVSSession {
                     switch message.type {
                     case Netlink.done:
                         let code = (try? message.errorNumber()) ?? Errno.EPROTO
-                        if code != 0 { firstFailure = firstFailure ?? .system(operation, errno: code) }
+                        if code != 0 { firstFailure = firstFailure ?? .system(operation(), errno: code) }
                         finished = true
                     case Netlink.error:
                         // The dump never started (EPERM, EBUSY...): nothing follows.
                         let code = (try? message.errorNumber()) ?? Errno.EPROTO
-                        throw firstFailure ?? .system(operation, errno: code)
+                        throw firstFailure ?? .system(operation(), errno: code)
                     case socket.family:
                         do {
                             try each(message)
                         } catch {
-                            firstFailure = firstFailure ?? error.ipvsError(operation)
+                            firstFailure = firstFailure ?? error.ipvsError(operation())
                         }
                     default:
                         continue
@@ -166,7 +166,7 @@ final class IPVSSession {
                 }
                 if let malformed = messages.malformed ?? (truncated ? NetlinkWireError("datagram cut to \(bytes.count) bytes") : nil) {
                     self.socket = nil
-                    throw firstFailure ?? .malformedReply(operation, malformed)
+                    throw firstFailure ?? .malformedReply(operation(), malformed)
                 }
             }
         }

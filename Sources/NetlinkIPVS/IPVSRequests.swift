@@ -94,7 +94,7 @@ struct IPVSRequestEncoder {
         switch key {
         case let .address(address, port, proto):
             writer.put(A.protocol, proto.number)
-            writer.put(A.address, bytes: address.bytes, zeroPaddedTo: 16)
+            writer.put(A.address, address: address, zeroPaddedTo: 16)
             writer.put(A.port, bigEndian: port)
         case let .firewallMark(mark, _):
             writer.put(A.firewallMark, mark)
@@ -128,7 +128,7 @@ struct IPVSRequestEncoder {
     private func writeEndpoint(_ endpoint: IPVSEndpoint, to writer: inout NetlinkMessageWriter) {
         typealias A = IPVSKernel.DestinationAttribute
         writer.put(A.addressFamily, endpoint.address.family.kernelValue)
-        writer.put(A.address, bytes: endpoint.address.bytes, zeroPaddedTo: 16)
+        writer.put(A.address, address: endpoint.address, zeroPaddedTo: 16)
         writer.put(A.port, bigEndian: endpoint.port)
     }
 

@@ -5,6 +5,8 @@
 // Integers are written in host order, netlink's own byte order; attributes
 // that the kernel reads as __be16/__be32 are written with `bigEndian:`.
 
+import BallastCore
+
 /// Appends generic netlink messages to one growing buffer.
 struct NetlinkMessageWriter {
     private(set) var bytes: [UInt8] = []
@@ -83,12 +85,22 @@ struct NetlinkMessageWriter {
         append(second)
     }
 
-    /// `payload` followed by zeros up to `length` bytes (a C array or union).
-    mutating func put(_ type: UInt16, bytes payload: [UInt8], zeroPaddedTo length: Int) {
-        precondition(payload.count <= length)
+    /// An address in network byte order followed by zeros up to `length`
+    /// bytes, as in a C union such as union nf_inet_addr.
+    mutating func put(_ type: UInt16, address: IPAddress, zeroPaddedTo length: Int) {
         putHeader(type, payloadLength: length)
-        bytes.append(contentsOf: payload)
-        bytes.append(contentsOf: repeatElement(0, count: length - payload.count))
+        let width: Int
+        switch address {
+        case .v4(let v4):
+            append(v4.value.bigEndian)
+            width = 4
+        case .v6(let v6):
+            append(v6.high.bigEndian)
+            append(v6.low.bigEndian)
+            width = 16
+        }
+        precondition(width <= length)
+        bytes.append(contentsOf: repeatElement(0, count: length - width))
         pad()
     }
 

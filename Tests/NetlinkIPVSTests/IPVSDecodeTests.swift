@@ -23,7 +23,7 @@ import Testing
     }
 
     private func writeAddress(_ writer: inout NetlinkMessageWriter, _ address: String, port: UInt16) {
-        writer.put(D.address, bytes: IPAddress(address)!.bytes, zeroPaddedTo: 16)
+        writer.put(D.address, address: IPAddress(address)!, zeroPaddedTo: 16)
         writer.put(D.port, bigEndian: port)
     }
 
@@ -80,7 +80,7 @@ import Testing
 
     @Test func withoutAddressFamilyTheServiceFamilyApplies() throws {
         let bytes = destinationReply { writer in
-            writer.put(D.address, bytes: IPAddress("2001:db8::7")!.bytes, zeroPaddedTo: 16)
+            writer.put(D.address, address: IPAddress("2001:db8::7")!, zeroPaddedTo: 16)
             writer.put(D.port, bigEndian: UInt16(8443))
             writer.put(D.forwardingMethod, UInt32(3))
             writer.put(D.activeConnections, UInt32(4))
@@ -96,7 +96,7 @@ import Testing
 
     @Test func fourByteAddressesAreAccepted() throws {
         let bytes = destinationReply { writer in
-            writer.put(D.address, bytes: IPAddress("10.1.2.3")!.bytes, zeroPaddedTo: 4)
+            writer.put(D.address, address: IPAddress("10.1.2.3")!, zeroPaddedTo: 4)
             writer.put(D.port, bigEndian: UInt16(1))
         }
         #expect(try decodeDestination(bytes, serviceFamily: .ipv4).destination.address == IPAddress("10.1.2.3"))

@@ -62,7 +62,10 @@ def main():
     print(f"# {command}")
     for skb in packets(path):
         for msg in messages(skb):
-            kind, flags, seq = struct.unpack_from("<HHI", msg, 4)
+            kind, flags, seq, pid = struct.unpack_from("<HHII", msg, 4)
+            # ipvsadm opens a socket per request and seeds sequence numbers
+            # from the clock, so only (seq, port id) tells requests apart.
+            seq = (seq, pid)
             if kind == GENL_ID_CTRL and not flags & NLM_F_REQUEST:
                 ipvs = family_id(msg) or ipvs
                 continue
