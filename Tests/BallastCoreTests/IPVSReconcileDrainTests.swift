@@ -68,6 +68,15 @@ import Testing
         ])
     }
 
+    /// A destination left at weight 0 by an earlier run (no book entry) that
+    /// is now idle ends its drain too.
+    @Test func idleAtWeightZeroWithoutBookIsDrained() {
+        let d = round([quiesced(active: 0)], book: IPVSDrainBook(), at: 0)
+        #expect(d.steps.map(\.description) == [
+            "delete destination 10.0.0.6:8080 from TCP 192.0.2.10:80 (drained, idle)",
+        ])
+    }
+
     @Test func noTimeoutDrainsUntilIdle() {
         var book = IPVSDrainBook()
         book[leaving] = t0

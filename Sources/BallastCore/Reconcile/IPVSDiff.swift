@@ -254,7 +254,11 @@ public struct IPVSDiff: Sendable, Hashable {
         let id = IPVSDestinationID(service: key, endpoint: endpoint)
         let connections = old.connectionCount
         guard IPVSDiff.drains(key), settings.drainTimeout != .zero, connections > 0 else {
-            let reason: IPVSChangeReason = book[id] != nil && connections == 0 ? .drained : .notDesired
+            // Idle at weight 0 is the end of a drain, also one this process
+            // did not start (ballastctl keeps no book between runs).
+            let drained = IPVSDiff.drains(key) && connections == 0
+                && (book[id] != nil || old.destination.weight == 0)
+            let reason: IPVSChangeReason = drained ? .drained : .notDesired
             steps.append(IPVSPlannedOperation(.deleteDestination(key, endpoint), reason))
             return
         }
