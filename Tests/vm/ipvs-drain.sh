@@ -93,8 +93,8 @@ assert_eq 1 "$(conns "$lb" "10.1.$held.2:8080")" "active connections of the held
 # Remove the held backend: it drains at weight 0.
 table "$other"
 out=$(ctl "$lb" ipvs apply "$work/table.yaml")
-assert_contains "$out" "edit destination 10.1.$held.2:8080 of TCP 192.0.2.10:80: weight → 0, draining 1 connections"
-assert_contains "$out" "draining 10.1.$held.2:8080 of TCP 192.0.2.10:80: 1 connections (1 active, 0 inactive, 0 persistent)"
+assert_contains "$out" "edit destination 10.1.$held.2:8080 of TCP 192.0.2.10:80: weight → 0, draining 1 connection"
+assert_contains "$out" "draining 10.1.$held.2:8080 of TCP 192.0.2.10:80: 1 connection (1 active, 0 inactive, 0 persistent)"
 assert_contains "$out" "applied 1 write (0 failed), 1 draining"
 assert_contains "$(ipvs_rules "$lb")" "-r 10.1.$held.2:8080 -m -w 0"
 

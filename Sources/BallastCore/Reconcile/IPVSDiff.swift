@@ -74,9 +74,9 @@ public enum IPVSChangeReason: Sendable, Hashable, CustomStringConvertible {
         case .missing: "missing"
         case .changed(let changes): changes.map(\.description).joined(separator: ", ")
         case .notDesired: "not desired"
-        case .startDrain(let n): "draining, \(n) connections"
+        case .startDrain(let n): "draining, \(connectionsText(n))"
         case .drained: "drained, idle"
-        case let .drainTimedOut(age, n): "drain timeout after \(age.wholeSeconds)s, \(n) connections dropped"
+        case let .drainTimedOut(age, n): "drain timeout after \(age.wholeSeconds)s, \(connectionsText(n)) dropped"
         }
     }
 }
