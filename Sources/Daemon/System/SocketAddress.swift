@@ -29,6 +29,7 @@ struct UnixSocketAddress: Sendable, Hashable, CustomStringConvertible {
     /// Calls `body` with the sockaddr and its exact length. For an abstract
     /// name the length counts no trailing NUL: the kernel compares all
     /// `length` bytes, so a NUL too many names a different socket.
+    @discardableResult
     func withSockaddr<R>(_ body: (UnsafePointer<sockaddr>, socklen_t) throws(SystemCallError) -> R) throws(SystemCallError) -> R {
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
@@ -81,6 +82,7 @@ public struct ListenAddress: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { address.withPort(port) }
 
+    @discardableResult
     func withSockaddr<R>(_ body: (UnsafePointer<sockaddr>, socklen_t) throws(SystemCallError) -> R) throws(SystemCallError) -> R {
         switch address {
         case .v4(let v4):
