@@ -1,0 +1,230 @@
+import BallastCore
+import Daemon
+import Foundation
+import Synchronization
+import Testing
+
+final class LoopHarness: Sendable {
+    let vips = TestVIPs()
+    let snat = TestSNAT()
+    let ipvs = TestIPVSReconciler()
+    let announcer = TestAnnouncer()
+    let board = StatusBoard(node: "n1", dryRun: false, startedAt: Date(), configPath: "/etc/ballast/ballast.yaml",
+                            source: "files /etc/ballast/services")
+    let saved = Mutex<[AssignmentTable]>([])
+    let failSaves = Mutex(false)
+
+    func loop(configuration: Configuration = testConfiguration(), previous: AssignmentTable = [:],
+              onFirstSync: (@Sendable () -> Void)? = nil) -> ReconcileLoop {
+        ReconcileLoop(
+            stages: SyncStages(allocate: testAllocate, plan: testPlan, ipvs: ipvs, vips: vips, snat: snat, announcer: announcer),
+            configuration: configuration, nodeName: "n1", assignments: previous,
+            persist: { table in
+                if self.failSaves.withLock({ $0 }) { throw SystemCallError(operation: "rename assignments.json", errno: EROFS) }
+                self.saved.withLock { $0.append(table) }
+            },
+            board: board, metrics: nil, logger: quietLogger, onFirstSync: onFirstSync)
+    }
+}
+
+@Suite(.timeLimit(.minutes(1))) struct ReconcileLoopTests {
+    let web = IPAddress("192.0.2.10")!
+    let api = IPAddress("192.0.2.11")!
+
+    @Test func nothingRunsBeforeTheFirstSnapshot() async {
+        let h = LoopHarness()
+        let loop = h.loop()
+        await loop.trigger(.resync)
+        await loop.drainPending()
+        #expect(await loop.completedSyncs == 0)
+        #expect(h.ipvs.calls == 0)
+        #expect(h.board.answer(.status).status?.health == .starting)
+    }
+
+    @Test func aSyncProgramsEveryStageAndASecondOneChangesNothing() async {
+        let h = LoopHarness()
+        let ready = Mutex(false)
+        let loop = h.loop(onFirstSync: { ready.withLock { $0 = true } })
+        await loop.sourceChanged(ClusterSnapshot(services: [ref("default/web"): lbService("default/web")]))
+        await loop.drainPending()
+
+        #expect(ready.withLock { $0 })
+        #expect(h.vips.current == [web])
+        #expect(Array(h.ipvs.table.keys) == [.address(web, port: 80, protocol: .tcp)])
+        #expect(h.snat.state.withLock { $0.rules } == [SNATRule(address: web, port: 80, protocol: .tcp, destinations: [IPAddress("10.0.0.5")!])])
+        #expect(await h.announcer.current == [Announcement(address: web)])
+        #expect(h.saved.withLock { $0 } == [[ref("default/web"): ServiceAssignment(pool: "public", addresses: [web])]])
+
+        // Nothing changed: no kernel write, no state write.
+        let record = await loop.sync(reasons: [.resync])
+        #expect(record?.dataPlane.ipvs.performed.isEmpty == true)
+        #expect(record?.dataPlane.vipsAdded == [] && record?.dataPlane.vipsRemoved == [])
+        #expect(h.snat.replacements == 1)
+        #expect(h.saved.withLock { $0.count } == 1)
+
+        let status = h.board.answer(.status).status
+        #expect(status?.health == .ok)
+        #expect(status?.counts == StatusCounts(services: 1, allocated: 1, announced: 1, ipvsServices: 1, ipvsDestinations: 1))
+    }
+
+    @Test func previousAssignmentsAreKept() async {
+        let h = LoopHarness()
+        let loop = h.loop(previous: [ref("default/web"): ServiceAssignment(pool: "public", addresses: [api])])
+        await loop.sourceChanged(ClusterSnapshot(services: [ref("default/web"): lbService("default/web")]))
+        await loop.drainPending()
+        #expect(h.vips.current == [api])
+        #expect(h.saved.withLock { $0.isEmpty })  // unchanged: not rewritten
+    }
+
+    @Test func withdrawsWhatIsNoLongerWantedButOnlyWhatIsOurs() async {
+        let h = LoopHarness()
+        let loop = h.loop()
+        await loop.sourceChanged(ClusterSnapshot(services: [ref("default/web"): lbService("default/web"),
+                                                            ref("shop/api"): lbService("shop/api", port: 443)]))
+        await loop.drainPending()
+        #expect(h.vips.current == [web, api])
+
+        // kube-proxy's service, a firewall-mark service, and a stray address in our pool.
+        let foreign = VirtualServiceKey.address(IPAddress("10.96.0.1")!, port: 443, protocol: .tcp)
+        let mark = VirtualServiceKey.firewallMark(7, family: .ipv4)
+        let stray = VirtualServiceKey.address(IPAddress("192.0.2.12")!, port: 22, protocol: .tcp)
+        h.ipvs.insertForeign(foreign)
+        h.ipvs.insertForeign(mark)
+        h.ipvs.insertForeign(stray)
+
+        await loop.sourceChanged(ClusterSnapshot(services: [ref("default/web"): lbService("default/web")]))
+        await loop.drainPending()
+        #expect(Set(h.ipvs.table.keys) == [.address(web, port: 80, protocol: .tcp), foreign, mark])
+        #expect(h.vips.current == [web])
+        #expect(await h.announcer.current == [Announcement(address: web)])
+    }
+
+    @Test func triggersDuringASyncCoalesceIntoOneMore() async throws {
+        let h = LoopHarness()
+        let loop = h.loop(configuration: testConfiguration())
+        await loop.sourceChanged(ClusterSnapshot())
+        let gate = DispatchSemaphore(value: 0)
+        h.ipvs.gate.withLock { $0 = gate }
+        let running = Task { await loop.run() }
+
+        // Wait until the first sync is inside the IPVS stage, then pile up triggers.
+        while h.ipvs.entered == 0 { try await Task.sleep(for: .milliseconds(5)) }
+        for i in 0..<20 {
+            await loop.sourceChanged(ClusterSnapshot(services: [ref("default/s\(i)"): lbService("default/s\(i)")]))
+        }
+        h.ipvs.gate.withLock { $0 = nil }
+        gate.signal()
+        while await loop.completedSyncs < 2 { try await Task.sleep(for: .milliseconds(5)) }
+        try await Task.sleep(for: .milliseconds(100))
+        running.cancel()
+        await running.value
+        #expect(await loop.completedSyncs == 2)
+        // The second sync used the newest snapshot.
+        #expect(h.ipvs.table.keys.count == 1)
+    }
+
+    @Test func periodicResyncRepairsDrift() async throws {
+        let h = LoopHarness()
+        let loop = h.loop(configuration: testConfiguration(resync: .milliseconds(20)))
+        await loop.sourceChanged(ClusterSnapshot(services: [ref("default/web"): lbService("default/web")]))
+        let running = Task { await loop.run() }
+        while h.vips.current.isEmpty { try await Task.sleep(for: .milliseconds(5)) }
+
+        // Someone deletes the VIP behind Ballast's back.
+        try h.vips.remove(web)
+        while h.vips.current.isEmpty { try await Task.sleep(for: .milliseconds(5)) }
+        running.cancel()
+        await running.value
+        #expect(h.vips.current == [web])
+        #expect(await loop.completedSyncs >= 2)
+    }
+
+    @Test func failuresAreReportedAndTheRestStillApplies() async {
+        let h = LoopHarness()
+        h.vips.state.withLock { $0.failAdd = [IPAddress("192.0.2.10")!] }
+        h.failSaves.withLock { $0 = true }
+        let loop = h.loop()
+        await loop.sourceChanged(ClusterSnapshot(services: [ref("default/web"): lbService("default/web")]))
+        await loop.drainPending()
+
+        #expect(!h.ipvs.table.isEmpty)  // IPVS still programmed
+        let status = h.board.answer(.status).status
+        #expect(status?.health == .degraded)
+        #expect(status?.lastSync?.errors == ["add 192.0.2.10/32 to ballast0: File exists"])
+        #expect(status?.lastSuccessfulSyncAt == nil)
+        #expect(status?.problems.contains { $0.hasPrefix("address assignments are not saved (rename assignments.json: Read-only file system") } == true)
+    }
+
+    @Test func statusAnswersAfterASync() async {
+        let h = LoopHarness()
+        let loop = h.loop()
+        await loop.sourceChanged(ClusterSnapshot(services: [
+            ref("default/web"): lbService("default/web"),
+            ref("default/db"): Service(ref: ref("default/db"), type: .clusterIP),
+        ]))
+        await loop.drainPending()
+
+        let rows = h.board.answer(.services).services?.services
+        #expect(rows?.map(\.ref) == [ref("default/web")])
+        #expect(rows?.first?.externalIPs == [web])
+        #expect(rows?.first?.ipvsDestinations == 1)
+
+        #expect(h.board.answer(.pools).pools?.pools == [PoolRow(name: "public", family: .ipv4, size: 3, inUse: 1, autoAssign: true)])
+
+        #expect(h.board.answer(.explain(ref("default/web"))).explain?.sentences == [
+            "It has 192.0.2.10 from pool public.",
+            "1 of 1 endpoint is ready; externalTrafficPolicy is Cluster.",
+            "This node (n1) announces it.",
+            "IPVS on this node has TCP 192.0.2.10:80 with 1 destination.",
+        ])
+        #expect(h.board.answer(.explain(ref("default/db"))).explain?.sentences == [
+            "Ballast leaves it alone: type is ClusterIP, not LoadBalancer.",
+        ])
+        #expect(h.board.answer(.explain(ref("default/nope"))).explain?.sentences == [
+            "No Service of that name is known: files /etc/ballast/services defines none. Check the namespace and name.",
+        ])
+        let ipvs = h.board.answer(.ipvs).ipvs
+        #expect(ipvs?.services.map(\.owner) == ["default/web"])
+    }
+
+    @Test func stopAnnouncingLeavesTheDataPlane() async {
+        let h = LoopHarness()
+        let loop = h.loop()
+        await loop.sourceChanged(ClusterSnapshot(services: [ref("default/web"): lbService("default/web")]))
+        await loop.drainPending()
+        await loop.stopAnnouncing()
+        #expect(await h.announcer.stopped)
+        #expect(h.vips.current == [web])
+        #expect(!h.ipvs.table.isEmpty)
+    }
+}
+
+@Suite struct PoolUsageTests {
+    @Test(arguments: [
+        ("192.0.2.0", "192.0.2.255", false, UInt64(256)),
+        ("192.0.2.0", "192.0.2.255", true, 254),
+        ("192.0.2.1", "192.0.2.254", true, 254),
+        ("192.0.2.0", "192.0.3.255", true, 508),
+        ("192.0.2.255", "192.0.3.0", true, 0),
+        ("192.0.2.10", "192.0.2.20", true, 11),
+        ("2001:db8::", "2001:db8::ff", true, 256),
+    ])
+    func usableCounts(first: String, last: String, avoid: Bool, expected: UInt64) {
+        let range = AddressRange(first: IPAddress(first)!, last: IPAddress(last)!)!
+        let pool = AddressPool(name: "p", ranges: [range], avoidBuggyIPs: avoid)
+        #expect(PoolUsage.rows(pools: [pool], assignments: [:]).first?.size == expected)
+    }
+
+    @Test func countsAddressesPerFamilyOnlyInsideThePool() {
+        let pool = AddressPool(name: "p", ranges: [AddressRange(CIDR("192.0.2.0/30")!), AddressRange(CIDR("2001:db8::/64")!)])
+        let table: AssignmentTable = [
+            ref("a/x"): ServiceAssignment(pool: "p", addresses: [IPAddress("192.0.2.1")!, IPAddress("2001:db8::1")!]),
+            ref("a/y"): ServiceAssignment(pool: "p", addresses: [IPAddress("198.51.100.1")!]),
+            ref("a/z"): ServiceAssignment(pool: "other", addresses: [IPAddress("192.0.2.2")!]),
+        ]
+        #expect(PoolUsage.rows(pools: [pool], assignments: table) == [
+            PoolRow(name: "p", family: .ipv4, size: 4, inUse: 1, autoAssign: true),
+            PoolRow(name: "p", family: .ipv6, size: .max, inUse: 1, autoAssign: true),
+        ])
+    }
+}
