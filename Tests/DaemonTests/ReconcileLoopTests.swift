@@ -15,7 +15,7 @@ final class LoopHarness: Sendable {
     let failSaves = Mutex(false)
 
     func loop(configuration: Configuration = testConfiguration(), previous: AssignmentTable = [:],
-              onFirstSync: (@Sendable () -> Void)? = nil) -> ReconcileLoop {
+              onSync: (@Sendable (SyncRecord, Bool) -> Void)? = nil) -> ReconcileLoop {
         ReconcileLoop(
             stages: SyncStages(allocate: testAllocate, plan: testPlan, ipvs: ipvs, vips: vips, snat: snat, announcer: announcer),
             configuration: configuration, nodeName: "n1", assignments: previous,
@@ -23,7 +23,7 @@ final class LoopHarness: Sendable {
                 if self.failSaves.withLock({ $0 }) { throw SystemCallError(operation: "rename assignments.json", errno: EROFS) }
                 self.saved.withLock { $0.append(table) }
             },
-            board: board, metrics: nil, logger: quietLogger, onFirstSync: onFirstSync)
+            board: board, metrics: nil, logger: quietLogger, onSync: onSync)
     }
 }
 
@@ -44,7 +44,7 @@ final class LoopHarness: Sendable {
     @Test func aSyncProgramsEveryStageAndASecondOneChangesNothing() async {
         let h = LoopHarness()
         let ready = Mutex(false)
-        let loop = h.loop(onFirstSync: { ready.withLock { $0 = true } })
+        let loop = h.loop(onSync: { _, first in if first { ready.withLock { $0 = true } } })
         await loop.sourceChanged(ClusterSnapshot(services: [ref("default/web"): lbService("default/web")]))
         await loop.drainPending()
 

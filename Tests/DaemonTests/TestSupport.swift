@@ -41,7 +41,7 @@ let testDecoder: ManifestDecoder = { path, contents in
         switch (words.first, words.count) {
         case ("service", 2):
             guard let ref = ObjectRef(parsing: String(words[1])) else { fallthrough }
-            objects.services.append(Service(ref: ref, type: .loadBalancer))
+            objects.services.append(Service(ref: ref, type: .loadBalancer, ports: [ServicePort(port: 80)]))
         case ("node", 2):
             objects.nodes.append(Node(name: String(words[1])))
         default:

@@ -31,18 +31,19 @@ public actor ReconcileLoop {
     private var persisted: AssignmentTable?
     private var pending: Set<SyncReason> = []
     private var syncing = false
+    private var syncStarted: ContinuousClock.Instant?
     private let wake: AsyncStream<Void>.Continuation
     private let wakes: AsyncStream<Void>
     private var syncsCompleted = 0
-    /// Called once, after the first sync (the daemon sends READY=1 then).
-    private var onFirstSync: (@Sendable () -> Void)?
+    /// Called after every sync, with whether it was the first (the daemon sends READY=1 then).
+    private let onSync: (@Sendable (SyncRecord, _ first: Bool) -> Void)?
 
     /// - Parameters:
     ///   - assignments: the previous run's assignments (from the state file), kept where still valid.
     ///   - persist: saves assignments when they change; nil in dry-run mode.
     public init(stages: SyncStages, configuration: Configuration, nodeName: String, assignments: AssignmentTable,
                 persist: (@Sendable (AssignmentTable) throws -> Void)?, board: StatusBoard, metrics: BallastMetrics?,
-                logger: Logger, onFirstSync: (@Sendable () -> Void)? = nil) {
+                logger: Logger, onSync: (@Sendable (SyncRecord, _ first: Bool) -> Void)? = nil) {
         self.stages = stages
         self.configuration = configuration
         self.nodeName = nodeName
@@ -52,7 +53,7 @@ public actor ReconcileLoop {
         self.board = board
         self.metrics = metrics
         self.logger = logger
-        self.onFirstSync = onFirstSync
+        self.onSync = onSync
         (wakes, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
@@ -80,6 +81,10 @@ public actor ReconcileLoop {
     public var currentConfiguration: Configuration { configuration }
     public var currentAssignments: AssignmentTable { assignments }
     public var completedSyncs: Int { syncsCompleted }
+
+    /// How long the sync in progress has been running (nil when idle): the
+    /// watchdog stops petting systemd when a kernel call hangs for too long.
+    public var currentSyncDuration: Duration? { syncStarted.map { $0.duration(to: ContinuousClock().now) } }
 
     // MARK: - Running
 
@@ -120,10 +125,11 @@ public actor ReconcileLoop {
     @discardableResult
     public func sync(reasons: Set<SyncReason>) async -> SyncRecord? {
         guard let snapshot else { return nil }
-        syncing = true
-        defer { syncing = false }
         let clock = ContinuousClock()
         let start = clock.now
+        syncing = true
+        syncStarted = start
+        defer { syncing = false; syncStarted = nil }
         let configuration = self.configuration
 
         let allocation = stages.allocate(snapshot, configuration, assignments)
@@ -143,10 +149,7 @@ public actor ReconcileLoop {
         recordMetrics(record)
         log(record)
         syncsCompleted += 1
-        if let onFirstSync {
-            self.onFirstSync = nil
-            onFirstSync()
-        }
+        onSync?(record, syncsCompleted == 1)
         return record
     }
 

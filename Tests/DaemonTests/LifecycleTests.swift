@@ -1,0 +1,182 @@
+import BallastCore
+@testable import Daemon
+import Foundation
+import Logging
+import SourceFiles
+import Synchronization
+import Testing
+
+/// An IPVSControl holding a table, recording writes.
+final class TableIPVS: IPVSControl {
+    let state = Mutex<(table: [ObservedVirtualService], performed: [IPVSOperation])>(([], []))
+
+    init(_ keys: [VirtualServiceKey] = []) {
+        state.withLock { $0.table = keys.map { ObservedVirtualService(key: $0, scheduler: .rr) } }
+    }
+
+    func dump() throws(IPVSError) -> [ObservedVirtualService] { state.withLock { $0.table } }
+
+    func perform(_ operations: [IPVSOperation]) -> [Result<Void, IPVSError>] {
+        state.withLock { s in
+            s.performed += operations
+            for operation in operations {
+                switch operation {
+                case .deleteService(let key): s.table.removeAll { $0.key == key }
+                case .addService(let v): s.table.append(ObservedVirtualService(key: v.key, scheduler: v.scheduler))
+                default: break
+                }
+            }
+        }
+        return operations.map { _ in .success(()) }
+    }
+
+    var keys: [VirtualServiceKey] { state.withLock { $0.table.map(\.key) } }
+    var performed: [IPVSOperation] { state.withLock { $0.performed } }
+}
+
+/// Reconciles with the same rule as the daemon, over an IPVSControl, so dry-run can be checked end to end.
+struct TableReconciler: IPVSReconciling {
+    let control: any IPVSControl
+    func reconcile(desired: [IPVSVirtualService], owns: @escaping @Sendable (VirtualServiceKey) -> Bool) -> IPVSReconcileReport {
+        let current = (try? control.dump()) ?? []
+        let wanted = Set(desired.map(\.key))
+        var ops: [IPVSOperation] = current.map(\.key).filter { owns($0) && !wanted.contains($0) }.map { .deleteService($0) }
+        ops += desired.filter { d in !current.contains { $0.key == d.key } }.map { .addService($0) }
+        _ = control.perform(ops)
+        var performed: [IPVSOperationKind: Int] = [:]
+        for op in ops { performed[IPVSOperationKind(op), default: 0] += 1 }
+        return IPVSReconcileReport(performed: performed, observed: (try? control.dump()) ?? [])
+    }
+}
+
+@Suite struct CleanupTests {
+    @Test func removesOnlyWhatIsBallasts() throws {
+        let ours = VirtualServiceKey.address(IPAddress("192.0.2.10")!, port: 80, protocol: .tcp)
+        let onLinkOnly = VirtualServiceKey.address(IPAddress("203.0.113.7")!, port: 80, protocol: .tcp)
+        let kubeProxy = VirtualServiceKey.address(IPAddress("10.96.0.1")!, port: 443, protocol: .tcp)
+        let mark = VirtualServiceKey.firewallMark(1, family: .ipv4)
+        let ipvs = TableIPVS([ours, onLinkOnly, kubeProxy, mark])
+        let vips = TestVIPs()
+        try vips.ensureLink()
+        try vips.add(IPAddress("203.0.113.7")!)
+        let snat = TestSNAT()
+        try snat.replace(with: [])
+
+        let report = Cleanup.run(ipvs: ipvs, vips: vips, snat: snat, pools: testConfiguration().pools, logger: quietLogger)
+        #expect(report.deletedServices == [ours, onLinkOnly])
+        #expect(report.removedLink && report.removedTable && report.errors.isEmpty)
+        #expect(ipvs.keys == [kubeProxy, mark])
+        #expect(vips.current.isEmpty)
+        #expect(snat.state.withLock { $0.rules } == nil)
+    }
+}
+
+@Suite struct ReloadTests {
+    @Test func restartOnlyFieldsKeepTheirRunningValues() {
+        let running = testConfiguration()
+        var loaded = running
+        loaded.ipvs.scheduler = .wlc
+        loaded.statusSocket = "/tmp/elsewhere.sock"
+        loaded.vipInterface = "lb0"
+        let (applied, ignored) = ReloadService.merge(loaded, into: running)
+        #expect(applied.ipvs.scheduler == .wlc)
+        #expect(applied.statusSocket == running.statusSocket)
+        #expect(applied.vipInterface == running.vipInterface)
+        #expect(ignored == ["statusSocket", "vipInterface"])
+    }
+
+    @Test func invalidConfigurationIsRejectedAndMarkedStale() async {
+        let h = LoopHarness()
+        let loop = h.loop()
+        let reload = ReloadService(
+            path: "/etc/ballast/ballast.yaml", running: testConfiguration(),
+            load: { path in throw TestDecodeError(path: path, line: 7, message: "unknown field \"pool\"") },
+            loop: loop, board: h.board, metrics: nil, notifier: SystemdNotifier(environment: [:]), logger: quietLogger)
+        await reload.reload()
+        let config = h.board.answer(.status).status?.config
+        #expect(config?.state == .stale)
+        #expect(config?.error == "/etc/ballast/ballast.yaml:7: unknown field \"pool\"")
+        #expect(await loop.currentConfiguration == testConfiguration())
+    }
+
+    @Test func validConfigurationApplies() async {
+        let h = LoopHarness()
+        let loop = h.loop()
+        h.board.configRejected("earlier failure")
+        var next = testConfiguration()
+        next.ipvs.scheduler = .lc
+        let reload = ReloadService(path: "c.yaml", running: testConfiguration(), load: { [next] _ in next },
+                                   loop: loop, board: h.board, metrics: nil, notifier: SystemdNotifier(environment: [:]),
+                                   logger: quietLogger)
+        await reload.reload()
+        #expect(await loop.currentConfiguration.ipvs.scheduler == .lc)
+        #expect(h.board.answer(.status).status?.config.state == .current)
+        #expect(h.board.answer(.status).status?.config.error == nil)
+    }
+}
+
+@Suite(.serialized, .timeLimit(.minutes(1))) struct DaemonRunTests {
+    /// The whole daemon with fake kernel objects: manifests in a temp directory,
+    /// status socket, state file and notify socket in another.
+    func wiring(ipvs: TableIPVS, vips: TestVIPs, snat: TestSNAT, announcer: TestAnnouncer, config: Configuration) -> DaemonWiring {
+        DaemonWiring(
+            loadConfiguration: { _ in config },
+            allocate: testAllocate, plan: testPlan,
+            makeSource: { source, logger in
+                guard case .files(let directory) = source else { throw TestDecodeError(path: "", line: 0, message: "files only") }
+                return ManifestFilesSource(directory: directory, decoder: testDecoder, logger: logger)
+            },
+            makeKernel: { _, _ in
+                KernelControls(ipvs: ipvs, vips: vips, snat: snat, announcer: announcer,
+                               makeReconciler: { TableReconciler(control: $0) })
+            })
+    }
+
+    @Test(arguments: [false, true])
+    func runsServesStatusNotifiesAndPersists(dryRun: Bool) async throws {
+        let run = try TemporaryDirectory("ballast-run")
+        let manifests = try TemporaryDirectory("ballast-manifests")
+        try manifests.write("web.yaml", "service default/web")
+        var configuration = testConfiguration()
+        configuration.source = .files(directory: manifests.path)
+        configuration.stateDirectory = run.path
+        configuration.statusSocket = run.file("ballastd.sock")
+        configuration.metricsAddress = nil
+        configuration.nodeName = "n1"
+        let config = configuration
+        let notify = try DatagramReceiver(name: run.file("notify"))
+        let (ipvs, vips, snat, announcer) = (TableIPVS(), TestVIPs(), TestSNAT(), TestAnnouncer())
+
+        let wiring = self.wiring(ipvs: ipvs, vips: vips, snat: snat, announcer: announcer, config: config)
+        let options = DaemonOptions(configPath: run.file("ballast.yaml"), dryRun: dryRun,
+                                    environment: ["NOTIFY_SOCKET": run.file("notify")], metricsRegistry: nil)
+        let daemon = Task {
+            try await BallastDaemon.run(configuration: config, options: options, wiring: wiring, logger: quietLogger)
+        }
+        let ready = notify.receive()
+        #expect(ready?.hasPrefix("READY=1\nSTATUS=1 Services (1 with an address), 1 announced here") == true)
+
+        let status = try StatusClient(path: config.statusSocket).send(.status).status
+        #expect(status?.node == "n1")
+        #expect(status?.dryRun == dryRun)
+        #expect(status?.source == "files \(manifests.path)")
+        #expect(status?.counts.services == 1)
+
+        let web = IPAddress("192.0.2.10")!
+        if dryRun {
+            #expect(vips.current.isEmpty && ipvs.performed.isEmpty && snat.replacements == 0)
+            #expect(await announcer.current.isEmpty)
+            #expect(access(run.file(AssignmentStore.fileName), F_OK) != 0)
+        } else {
+            #expect(vips.current == [web])
+            #expect(ipvs.keys == [.address(web, port: 80, protocol: .tcp)])
+            #expect(await announcer.current == [Announcement(address: web)])
+            #expect(try AssignmentStore(directory: run.path).load()
+                        == .loaded([ref("default/web"): ServiceAssignment(pool: "public", addresses: [web])]))
+        }
+
+        daemon.cancel()
+        _ = try? await daemon.value
+        #expect(access(config.statusSocket, F_OK) != 0, "the status socket is removed on exit")
+    }
+}
