@@ -85,6 +85,14 @@ public enum StatusText {
         return lines.joined(separator: "\n") + "\n"
     }
 
+    /// `--output json`: the response as the API sends it, indented for reading.
+    public static func json(_ value: some Encodable) -> String {
+        let encoder = StatusCodec.encoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        guard let data = try? encoder.encode(value) else { return "{}\n" }
+        return String(decoding: data, as: UTF8.self) + "\n"
+    }
+
     /// "2024-01-31T23:59:59Z (5 s ago)".
     static func timestamp(_ date: Date, now: Date) -> String {
         let ago = Int(now.timeIntervalSince(date).rounded())
