@@ -1,0 +1,216 @@
+import BallastCore
+
+/// A node being decoded, with its path for messages (`pools[0].addresses[1]`)
+/// and the sink that collects findings. Every accessor returns nil after
+/// reporting why, so decoders read like a description of the schema and keep
+/// going after an error.
+struct Value {
+    let node: YAMLNode
+    let path: String
+    let sink: DiagnosticSink
+
+    var location: SourceLocation { node.location }
+    var isNull: Bool { node.isNull }
+
+    func child(_ key: String, _ node: YAMLNode) -> Value {
+        Value(node: node, path: path.isEmpty ? key : "\(path).\(key)", sink: sink)
+    }
+
+    // MARK: Findings
+
+    private func prefixed(_ message: String) -> String { path.isEmpty ? message : "\(path): \(message)" }
+
+    func error(_ message: String, hint: String? = nil) {
+        sink.error(prefixed(message), at: location, hint: hint)
+    }
+
+    func warning(_ message: String, hint: String? = nil) {
+        sink.warning(prefixed(message), at: location, hint: hint)
+    }
+
+    func note(_ message: String, hint: String? = nil) {
+        sink.note(prefixed(message), at: location, hint: hint)
+    }
+
+    func mismatch(expected: String, hint: String? = nil) {
+        error("expected \(expected), found \(node.kindDescription)", hint: hint)
+    }
+
+    // MARK: Scalars
+
+    /// Any scalar but null, as written: `nodeName: 1234` is the string "1234".
+    func string() -> String? {
+        guard let s = node.scalar, !isNull else {
+            mismatch(expected: "a string")
+            return nil
+        }
+        return s.text
+    }
+
+    /// A non-empty string.
+    func name() -> String? {
+        guard let s = string() else { return nil }
+        if s.isEmpty { error("must not be empty") }
+        return s.isEmpty ? nil : s
+    }
+
+    /// `true` or `false` (YAML 1.2: `yes`, `no`, `on` and `off` are strings).
+    func bool() -> Bool? {
+        if let s = node.scalar, s.isPlain || s.tag == "tag:yaml.org,2002:bool" {
+            switch s.text {
+            case "true", "True", "TRUE": return true
+            case "false", "False", "FALSE": return false
+            default: break
+            }
+        }
+        let text = node.scalar?.text.lowercased()
+        mismatch(expected: "true or false",
+                 hint: ["yes", "no", "on", "off", "y", "n"].contains(text) ? "write true or false" :
+                       node.scalar?.isPlain == false ? "remove the quotes" : nil)
+        return nil
+    }
+
+    /// A decimal integer, optionally within `range`.
+    func int(in range: ClosedRange<Int>? = nil) -> Int? {
+        guard let s = node.scalar, s.isPlain || s.tag == "tag:yaml.org,2002:int", let n = Int(s.text) else {
+            let quotedNumber = node.scalar.map { !$0.isPlain && Int($0.text) != nil } ?? false
+            mismatch(expected: "an integer", hint: quotedNumber ? "remove the quotes" : nil)
+            return nil
+        }
+        if let range, !range.contains(n) {
+            error("\(n) is out of range \(range.lowerBound)-\(range.upperBound)")
+            return nil
+        }
+        return n
+    }
+
+    /// One of a fixed set of words, compared exactly (Kubernetes enums are case-sensitive).
+    func choice<T>(_ table: [(String, T)]) -> T? {
+        guard let s = string() else { return nil }
+        if let match = table.first(where: { $0.0 == s }) { return match.1 }
+        error("\"\(s)\" is not valid", hint: Suggestion.hint(for: s, in: table.map(\.0), noun: "valid values"))
+        return nil
+    }
+
+    /// A raw-value enum written with its raw values.
+    func choice<E: RawRepresentable & CaseIterable>(_: E.Type) -> E? where E.RawValue == String {
+        choice(E.allCases.map { ($0.rawValue, $0) })
+    }
+
+    // MARK: Collections
+
+    /// A list; null is an empty list, as in Kubernetes (`ports: null`).
+    func list() -> [Value]? {
+        if isNull { return [] }
+        guard case .sequence(let items) = node.content else {
+            mismatch(expected: "a list", hint: node.scalar.map { "write it as a list: [\($0.text)]" })
+            return nil
+        }
+        return items.enumerated().map { Value(node: $1, path: "\(path)[\($0)]", sink: sink) }
+    }
+
+    /// A list whose elements all decode; nil (after reporting each bad element) otherwise.
+    func list<T>(_ element: (Value) -> T?) -> [T]? {
+        guard let items = list() else { return nil }
+        let decoded = items.map(element)
+        let present = decoded.compactMap { $0 }
+        return present.count == decoded.count ? present : nil
+    }
+
+    func stringList() -> [String]? { list { $0.string() } }
+
+    /// A mapping of strings to strings (labels, annotations, selectors).
+    func stringMap() -> [String: String]? {
+        guard let m = mapping() else { return nil }
+        var result: [String: String] = [:]
+        var ok = true
+        for (key, value) in m.entries {
+            if let v = value.string() { result[key] = v } else { ok = false }
+        }
+        return ok ? result : nil
+    }
+
+    /// A mapping. `keys` lists the keys it may hold, and `unknownKeys` says
+    /// what an unknown key is: an error for Ballast's own file, a warning for
+    /// MetalLB resources (the API server prunes unknown fields silently, so a
+    /// typo there would go unnoticed in MetalLB too), nothing for Kubernetes
+    /// objects (they carry managedFields, status and much more we do not use).
+    func mapping(keys: [String] = [], unknownKeys: MappingReader.UnknownKeys = .ignore) -> MappingReader? {
+        if isNull { return MappingReader(self, pairs: [], keys: keys, unknownKeys: unknownKeys) }
+        guard case .mapping(let pairs) = node.content else {
+            mismatch(expected: "a mapping of keys to values")
+            return nil
+        }
+        return MappingReader(self, pairs: pairs, keys: keys, unknownKeys: unknownKeys)
+    }
+}
+
+/// Keyed access to a mapping. Unknown keys are reported when the reader is made.
+struct MappingReader {
+    enum UnknownKeys { case error, warning, ignore }
+
+    let value: Value
+    private let pairs: [(key: String, node: YAMLNode)]
+
+    fileprivate init(_ value: Value, pairs: [YAMLNode.Pair], keys: [String], unknownKeys: UnknownKeys) {
+        self.value = value
+        var named: [(String, YAMLNode)] = []
+        for pair in pairs {
+            guard let key = pair.key.scalar?.text, !pair.key.isNull else {
+                let prefix = value.path.isEmpty ? "" : "\(value.path): "
+                value.sink.error("\(prefix)keys must be strings, found \(pair.key.kindDescription)", at: pair.key.location)
+                continue
+            }
+            named.append((key, pair.value))
+            guard unknownKeys != .ignore, !keys.contains(key) else { continue }
+            let message = "\(value.path.isEmpty ? "" : "\(value.path): ")unknown key \"\(key)\""
+            let hint = Suggestion.hint(for: key, in: keys, noun: "keys allowed here")
+            if unknownKeys == .error {
+                value.sink.error(message, at: pair.key.location, hint: hint)
+            } else {
+                value.sink.warning(message + " (ignored)", at: pair.key.location, hint: hint)
+            }
+        }
+        self.pairs = named
+    }
+
+    var location: SourceLocation { value.location }
+    var keys: [String] { pairs.map(\.key) }
+
+    /// Every entry in order, as values.
+    var entries: [(key: String, value: Value)] { pairs.map { ($0.key, value.child($0.key, $0.node)) } }
+
+    /// The value under `key`, even when it is null; nil when the key is absent.
+    func raw(_ key: String) -> Value? {
+        pairs.first { $0.key == key }.map { value.child(key, $0.node) }
+    }
+
+    /// The value under `key`; nil when absent or null (Kubernetes treats both as "not set").
+    subscript(key: String) -> Value? {
+        guard let v = raw(key), !v.isNull else { return nil }
+        return v
+    }
+
+    /// Like the subscript, but a missing value is an error.
+    func required(_ key: String, hint: String? = nil) -> Value? {
+        if let v = self[key] { return v }
+        let message = raw(key) == nil ? "missing required key \"\(key)\"" : "\"\(key)\" must not be null"
+        value.error(message, hint: hint)
+        return nil
+    }
+}
+
+extension MappingReader {
+    /// The mapping under `key`, empty when the key is absent or null; nil
+    /// (reported) when it holds something else.
+    func section(_ key: String, keys: [String] = [], unknownKeys: UnknownKeys = .ignore) -> MappingReader? {
+        (raw(key) ?? value.child(key, .empty(at: location))).mapping(keys: keys, unknownKeys: unknownKeys)
+    }
+}
+
+extension YAMLNode {
+    /// An empty mapping, for an optional section left out of a file.
+    static func empty(at location: SourceLocation) -> YAMLNode {
+        YAMLNode(content: .mapping([]), location: location)
+    }
+}

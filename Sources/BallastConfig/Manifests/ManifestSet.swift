@@ -1,0 +1,141 @@
+import BallastCore
+
+/// The Kubernetes objects of one manifest file: multi-document YAML or JSON,
+/// with `kind: List` flattened, as `kubectl get -o yaml` prints them.
+///
+/// Objects of other kinds (Deployments and the like) are ignored; a known kind
+/// with a bad field is an error, and one bad object rejects the whole file (so
+/// the daemon keeps that file's last good version rather than half of it).
+/// Fields Ballast does not use (managedFields, status of other kinds, ...) are
+/// ignored.
+public struct ManifestSet: Sendable, Hashable {
+    public var services: [Service] = []
+    /// discovery.k8s.io/v1 EndpointSlices.
+    public var endpointSlices: [EndpointSlice] = []
+    /// Legacy v1 Endpoints, converted to slices. Kept apart because a cluster
+    /// mirrors Endpoints into slices itself, so a dump of a cluster holds both;
+    /// `snapshot(of:)` uses these only for Services that have no real slice.
+    public var legacyEndpointSlices: [EndpointSlice] = []
+    public var nodes: [Node] = []
+    public var namespaces: [Namespace] = []
+    /// Warnings and notes (dropped FQDN slices, documents that are not objects, ...).
+    public var diagnostics: [Diagnostic] = []
+
+    public init(services: [Service] = [], endpointSlices: [EndpointSlice] = [], legacyEndpointSlices: [EndpointSlice] = [],
+                nodes: [Node] = [], namespaces: [Namespace] = [], diagnostics: [Diagnostic] = []) {
+        self.services = services
+        self.endpointSlices = endpointSlices
+        self.legacyEndpointSlices = legacyEndpointSlices
+        self.nodes = nodes
+        self.namespaces = namespaces
+        self.diagnostics = diagnostics
+    }
+
+    /// Decodes the text of one file; `file` names it in messages and locations.
+    public static func decode(yaml: String, file: String) throws(Diagnostics) -> ManifestSet {
+        let documents = try YAMLDocuments.parse(yaml, file: file)
+        let sink = DiagnosticSink()
+        var set = ManifestSet()
+        let objects = KubernetesObject.objects(in: documents, sink: sink) { m in
+            m.value.warning("not a Kubernetes object (no apiVersion and kind); ignored")
+        }
+        for object in objects {
+            switch (object.apiVersion, object.kind) {
+            case ("v1", "Service"):
+                ManifestDecoding.service(object).map { set.services.append($0) }
+            case ("discovery.k8s.io/v1", "EndpointSlice"):
+                ManifestDecoding.endpointSlice(object).map { set.endpointSlices.append($0) }
+            case ("v1", "Endpoints"):
+                set.legacyEndpointSlices += ManifestDecoding.endpoints(object) ?? []
+            case ("v1", "Node"):
+                ManifestDecoding.node(object).map { set.nodes.append($0) }
+            case ("v1", "Namespace"):
+                ManifestDecoding.namespace(object).map { set.namespaces.append($0) }
+            case ("discovery.k8s.io/v1beta1", "EndpointSlice"):
+                object.fields.value.warning("discovery.k8s.io/v1beta1 EndpointSlice is no longer served by Kubernetes "
+                                            + "(since 1.25); ignored", hint: "use apiVersion: discovery.k8s.io/v1")
+            default:
+                continue
+            }
+        }
+        set.checkDuplicates(sink)
+        set.diagnostics = sink.warnings
+        return try sink.result(set)
+    }
+
+    /// Reads and decodes one file.
+    public static func load(path: String) throws(Diagnostics) -> ManifestSet {
+        try load(path: path, fileSystem: .local)
+    }
+
+    static func load(path: String, fileSystem: FileSystem) throws(Diagnostics) -> ManifestSet {
+        switch fileSystem.read(path) {
+        case .success(let text): return try decode(yaml: text, file: path)
+        case .failure(let problem): throw Diagnostics([Diagnostic(.error, "\(path) \(problem.reason)", at: nil)])
+        }
+    }
+
+    /// One object twice in a file is a mistake (kubectl apply would keep the last one silently).
+    private func checkDuplicates(_ sink: DiagnosticSink) {
+        func check<Key: Hashable>(_ kind: String, _ items: [(key: Key, name: String, location: SourceLocation?)]) {
+            var first: [Key: SourceLocation?] = [:]
+            for item in items {
+                if let earlier = first[item.key] {
+                    sink.error("\(kind) \(item.name) is defined twice in this file", at: item.location,
+                               hint: earlier.map { "the first definition is at \($0); keep one" })
+                } else {
+                    first[item.key] = item.location
+                }
+            }
+        }
+        check("Service", services.map { ($0.ref, $0.ref.description, $0.location) })
+        check("EndpointSlice", endpointSlices.map { ($0.ref, $0.ref.description, $0.location) })
+        check("Endpoints", legacyEndpointSlices.map { ($0.ref, $0.ref.description, $0.location) })
+        check("Node", nodes.map { ($0.name, $0.name, nil) })
+        check("Namespace", namespaces.map { ($0.name, $0.name, nil) })
+    }
+
+    /// Everything the files say together: the input of allocation and planning.
+    ///
+    /// Files are merged in path order; an object defined in two files is taken
+    /// from the first, with a warning. Slices converted from legacy Endpoints
+    /// count only for Services that no EndpointSlice names, as in a cluster
+    /// where the mirroring controller made slices from those Endpoints.
+    public static func snapshot(of files: [String: ManifestSet]) -> (snapshot: ClusterSnapshot, diagnostics: [Diagnostic]) {
+        var snapshot = ClusterSnapshot()
+        var diagnostics: [Diagnostic] = []
+        var firstFile: [String: String] = [:]
+        /// Whether `id` is seen for the first time; a repeat is reported and dropped.
+        func claim(_ id: String, _ file: String, _ location: SourceLocation?) -> Bool {
+            guard let earlier = firstFile[id] else {
+                firstFile[id] = file
+                return true
+            }
+            diagnostics.append(Diagnostic(.warning, "\(id) is defined in \(earlier) and in \(file); "
+                                          + "the one in \(file) is ignored", at: location, hint: "keep one definition"))
+            return false
+        }
+        var legacy: [EndpointSlice] = []
+        for (file, set) in files.sorted(by: { $0.key < $1.key }) {
+            for s in set.services where claim("Service \(s.ref)", file, s.location) {
+                snapshot.services[s.ref] = s
+            }
+            for s in set.endpointSlices where claim("EndpointSlice \(s.ref)", file, s.location) {
+                snapshot.endpointSlices[s.ref] = s
+            }
+            for n in set.nodes where claim("Node \(n.name)", file, nil) {
+                snapshot.nodes[n.name] = n
+            }
+            for n in set.namespaces where claim("Namespace \(n.name)", file, nil) {
+                snapshot.namespaces[n.name] = n
+            }
+            legacy += set.legacyEndpointSlices
+        }
+        let served = Set(snapshot.endpointSlices.values.map(\.serviceRef))
+        for slice in legacy where !served.contains(slice.serviceRef)
+            && claim("Endpoints \(slice.ref)", slice.location?.file ?? "", slice.location) {
+            snapshot.endpointSlices[slice.ref] = slice
+        }
+        return (snapshot, diagnostics)
+    }
+}
