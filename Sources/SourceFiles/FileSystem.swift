@@ -5,6 +5,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import BallastConfig
 
 /// A failed call on the manifest directory or one of its files.
 /// Prints as "open /etc/ballast/services/web.yaml: Permission denied".
@@ -41,14 +42,14 @@ func makeWakePipe(_ fds: inout [Int32]) throws(FileSourceError) {
     }
 }
 
-/// Which directory entries are manifests. Hidden files cover the temporary
-/// and swap files of most editors (vim ".x.yaml.swp", emacs ".#x.yaml", the
-/// ".x.yaml.tmp" that atomic writers rename over the real file) and the
-/// "..data" links of a Kubernetes ConfigMap volume; the suffix test covers
-/// "x.yaml~" backups and "#x.yaml#" autosaves.
+/// Which directory entries are manifests: BallastConfig's rule (.yaml,
+/// .yml, .json; no hidden files), so that the watcher and `--check-config`
+/// read the same files. Hidden files cover the temporary and swap files of
+/// most editors (vim ".x.yaml.swp", emacs ".#x.yaml", the ".x.yaml.tmp" that
+/// atomic writers rename over the real file) and the "..data" links of a
+/// Kubernetes ConfigMap volume; the suffix test covers "x.yaml~" backups.
 public func isManifestFileName(_ name: String) -> Bool {
-    guard !name.hasPrefix("."), !name.contains("/") else { return false }
-    return name.hasSuffix(".yaml") || name.hasSuffix(".yml") || name.hasSuffix(".json")
+    !name.contains("/") && ManifestDirectory.manifestNames([name]) == [name]
 }
 
 /// Manifests larger than this are refused rather than read into memory: no

@@ -99,7 +99,7 @@ private final class Watcher: @unchecked Sendable {
     let logger: Logger
     let continuation: AsyncStream<ManifestUpdate>.Continuation
 
-    var set = ManifestSet()
+    var set = ManifestFiles()
     var watch: Int32?
     var lastProblems: [ManifestProblem]?
     /// Names touched since the last update, and whether everything must be re-read.
@@ -277,7 +277,7 @@ private final class Watcher: @unchecked Sendable {
         case .missing:
             return set.remove(file: name)
         case .problem(let message):
-            set.unreadable(file: name, message: message)
+            set.unreadable(file: name, path: path, message: message)
             return false
         case .contents(let text):
             return set.update(file: name, path: path, contents: text, decoder: decoder)

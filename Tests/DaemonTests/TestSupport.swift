@@ -1,3 +1,4 @@
+import BallastConfig
 import BallastCore
 import Foundation
 import SourceFiles
@@ -34,7 +35,7 @@ struct TestDecodeError: Error, CustomStringConvertible {
 /// Test manifest format: one object per line, "service NAMESPACE/NAME" or
 /// "node NAME"; anything else fails with the line number; blank lines are skipped.
 let testDecoder: ManifestDecoder = { path, contents in
-    var objects = ManifestObjects()
+    var objects = ManifestSet()
     for (index, line) in contents.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
         let words = line.split(separator: " ")
         if words.isEmpty { continue }

@@ -2,12 +2,14 @@
 // stops parsing keeps its last good version in force, so a half-saved edit
 // or a typo in one file never withdraws the Services of that file, let alone
 // of the others; the problem is reported instead.
+import BallastConfig
 import BallastCore
 
-public struct ManifestSet: Sendable {
+public struct ManifestFiles: Sendable {
     struct Entry: Sendable, Hashable {
+        var path: String
         /// The last version that decoded, with the text it came from.
-        var good: ManifestObjects?
+        var good: ManifestSet?
         var goodContents: String?
         var problem: ManifestProblem?
     }
@@ -28,7 +30,7 @@ public struct ManifestSet: Sendable {
     /// Returns whether the in-force objects changed.
     @discardableResult
     public mutating func update(file: String, path: String, contents: String, decoder: ManifestDecoder) -> Bool {
-        var entry = entries[file] ?? Entry()
+        var entry = entries[file] ?? Entry(path: path)
         if entry.goodContents == contents {
             // Same text as in force (an editor re-saving, a touch): nothing to decode.
             entry.problem = nil
@@ -38,7 +40,7 @@ public struct ManifestSet: Sendable {
         do {
             let objects = try decoder(path, contents)
             let changed = entry.good != objects
-            entries[file] = Entry(good: objects, goodContents: contents, problem: nil)
+            entries[file] = Entry(path: path, good: objects, goodContents: contents, problem: nil)
             return changed
         } catch {
             entry.problem = ManifestProblem(file: file, kind: .invalid(usingLastGood: entry.good != nil),
@@ -49,8 +51,8 @@ public struct ManifestSet: Sendable {
     }
 
     /// Records that `file` could not be read (the error is not about its contents).
-    public mutating func unreadable(file: String, message: String) {
-        var entry = entries[file] ?? Entry()
+    public mutating func unreadable(file: String, path: String, message: String) {
+        var entry = entries[file] ?? Entry(path: path)
         entry.problem = ManifestProblem(file: file, kind: .unreadable(usingLastGood: entry.good != nil), message: message)
         entries[file] = entry
     }
@@ -59,47 +61,32 @@ public struct ManifestSet: Sendable {
     @discardableResult
     public mutating func remove(file: String) -> Bool {
         guard let old = entries.removeValue(forKey: file) else { return false }
-        return old.good.map { !$0.isEmpty } ?? false
+        return old.good.map { $0 != ManifestSet() } ?? false
     }
 
-    /// The merged snapshot and every current problem. Files are merged in
-    /// name order; an object defined twice keeps its first definition and the
-    /// later file gets a `.duplicate` problem, so the result does not depend
-    /// on the order in which files happened to change.
+    /// The merged snapshot and every current problem. Merging is
+    /// BallastConfig's (files in path order, an object defined twice kept from
+    /// the first file, legacy Endpoints only for Services without a slice), so
+    /// the daemon and `ballastd --check-config` agree. Warnings of the files in
+    /// force and of the merge are problems too; notes (deliberate conversions)
+    /// are not.
     public func merged() -> (snapshot: ClusterSnapshot, problems: [ManifestProblem]) {
-        var snapshot = ClusterSnapshot()
-        var origin: [String: String] = [:]  // "Service default/web" → file
         var problems: [ManifestProblem] = []
         if let directoryProblem { problems.append(directoryProblem) }
-
-        func claim(_ kind: String, _ name: String, _ file: String) -> Bool {
-            let key = "\(kind) \(name)"
-            if let first = origin[key] {
-                problems.append(ManifestProblem(
-                    file: file, kind: .duplicate,
-                    message: "\(file): \(key) is already defined in \(first); the definition in \(file) is ignored"))
-                return false
-            }
-            origin[key] = file
-            return true
-        }
-
-        for file in entries.keys.sorted() {
-            let entry = entries[file]!
+        var inForce: [String: ManifestSet] = [:]
+        var nameOfPath: [String: String] = [:]
+        for (file, entry) in entries.sorted(by: { $0.key < $1.key }) {
             if let problem = entry.problem { problems.append(problem) }
-            guard let objects = entry.good else { continue }
-            for s in objects.services where claim("Service", s.ref.description, file) {
-                snapshot.services[s.ref] = s
+            guard let good = entry.good else { continue }
+            inForce[entry.path] = good
+            nameOfPath[entry.path] = file
+            problems += good.diagnostics.filter { $0.severity != .note }.map {
+                ManifestProblem(file: file, kind: .warning, message: $0.description)
             }
-            for e in objects.endpointSlices where claim("EndpointSlice", e.ref.description, file) {
-                snapshot.endpointSlices[e.ref] = e
-            }
-            for n in objects.nodes where claim("Node", n.name, file) {
-                snapshot.nodes[n.name] = n
-            }
-            for n in objects.namespaces where claim("Namespace", n.name, file) {
-                snapshot.namespaces[n.name] = n
-            }
+        }
+        let (snapshot, diagnostics) = ManifestSet.snapshot(of: inForce)
+        problems += diagnostics.filter { $0.severity != .note }.map { d in
+            ManifestProblem(file: d.location.flatMap { nameOfPath[$0.file] } ?? "", kind: .warning, message: d.description)
         }
         return (snapshot, problems)
     }

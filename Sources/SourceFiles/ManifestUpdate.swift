@@ -1,29 +1,17 @@
-// What one manifest file contributes, and the seam to the decoder.
+// The seam to the decoder, and what the watcher reports.
 // BallastConfig owns YAML/JSON decoding; this target only decides which files
 // count, when to read them, and what happens when one of them is broken.
+import BallastConfig
 import BallastCore
 
-/// The Kubernetes objects decoded from one file.
-public struct ManifestObjects: Sendable, Hashable {
-    public var services: [Service]
-    public var endpointSlices: [EndpointSlice]
-    public var nodes: [Node]
-    public var namespaces: [Namespace]
-
-    public init(services: [Service] = [], endpointSlices: [EndpointSlice] = [], nodes: [Node] = [],
-                namespaces: [Namespace] = []) {
-        self.services = services
-        self.endpointSlices = endpointSlices
-        self.nodes = nodes
-        self.namespaces = namespaces
-    }
-
-    public var isEmpty: Bool { services.isEmpty && endpointSlices.isEmpty && nodes.isEmpty && namespaces.isEmpty }
-}
-
 /// Decodes one file. `path` is the full path, for error messages: a thrown
-/// error's description should carry "path:line" (BallastConfig's errors do).
-public typealias ManifestDecoder = @Sendable (_ path: String, _ contents: String) throws -> ManifestObjects
+/// error's description should carry "path:line" (BallastConfig's do).
+public typealias ManifestDecoder = @Sendable (_ path: String, _ contents: String) throws -> ManifestSet
+
+/// The decoder of Kubernetes manifests (YAML or JSON, multi-document, `kind: List`).
+public let kubernetesManifestDecoder: ManifestDecoder = { path, contents in
+    try ManifestSet.decode(yaml: contents, file: path)
+}
 
 /// A file that is currently not (fully) used, and why.
 public struct ManifestProblem: Sendable, Hashable, CustomStringConvertible {
@@ -31,8 +19,10 @@ public struct ManifestProblem: Sendable, Hashable, CustomStringConvertible {
         /// The file failed to decode; `usingLastGood` tells whether an older
         /// version of it is still in force.
         case invalid(usingLastGood: Bool)
-        /// An object in this file is also defined by an earlier file (by name order); this one is ignored.
-        case duplicate
+        /// The file is in force, but something in it (or in how it merges with
+        /// the others, such as an object defined twice) is probably not what
+        /// its author meant.
+        case warning
         /// The file could not be read at all.
         case unreadable(usingLastGood: Bool)
         /// The watched directory itself is missing or was moved away.
@@ -56,7 +46,7 @@ public struct ManifestProblem: Sendable, Hashable, CustomStringConvertible {
         case .invalid(let lastGood), .unreadable(let lastGood):
             message + (lastGood ? " (the last good version of \(file) stays in force)"
                                 : " (nothing from \(file) is in use)")
-        case .duplicate, .directory:
+        case .warning, .directory:
             message
         }
     }
