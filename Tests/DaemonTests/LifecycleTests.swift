@@ -1,3 +1,4 @@
+import BallastConfig
 import BallastCore
 @testable import Daemon
 import Foundation
@@ -105,7 +106,7 @@ struct TableReconciler: IPVSReconciling {
         h.board.configRejected("earlier failure")
         var next = testConfiguration()
         next.ipvs.scheduler = .lc
-        let reload = ReloadService(path: "c.yaml", running: testConfiguration(), load: { [next] _ in next },
+        let reload = ReloadService(path: "c.yaml", running: testConfiguration(), load: { [next] _ in LoadedConfiguration(configuration: next) },
                                    loop: loop, board: h.board, metrics: nil, notifier: SystemdNotifier(environment: [:]),
                                    logger: quietLogger)
         await reload.reload()
@@ -120,7 +121,7 @@ struct TableReconciler: IPVSReconciling {
     /// status socket, state file and notify socket in another.
     func wiring(ipvs: TableIPVS, vips: TestVIPs, snat: TestSNAT, announcer: TestAnnouncer, config: Configuration) -> DaemonWiring {
         DaemonWiring(
-            loadConfiguration: { _ in config },
+            loadConfiguration: { _ in LoadedConfiguration(configuration: config) },
             allocate: testAllocate, plan: testPlan,
             makeSource: { source, logger in
                 guard case .files(let directory) = source else { throw TestDecodeError(path: "", line: 0, message: "files only") }

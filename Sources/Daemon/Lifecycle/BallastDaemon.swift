@@ -13,6 +13,7 @@
 // - SIGHUP: reload the configuration. An invalid file is rejected with the
 //   error logged and shown by `ballastctl status` (config "stale"); the
 //   running configuration stays untouched.
+import BallastConfig
 import BallastCore
 import Foundation
 import Logging
@@ -41,14 +42,14 @@ public struct KernelControls: Sendable {
 
 /// Everything the daemon needs from the other targets; ballastd's main fills it in.
 public struct DaemonWiring: Sendable {
-    /// Reads and validates the configuration file (BallastConfig).
-    public var loadConfiguration: @Sendable (_ path: String) throws -> Configuration
+    /// Reads and validates the configuration file (BallastConfig's ConfigurationFile.load).
+    public var loadConfiguration: @Sendable (_ path: String) throws -> LoadedConfiguration
     public var allocate: AllocateStage
     public var plan: PlanStage
     public var makeSource: @Sendable (_ source: ServiceSource, _ logger: Logger) throws -> any ServiceSourcing
     public var makeKernel: @Sendable (_ configuration: Configuration, _ logger: Logger) throws -> KernelControls
 
-    public init(loadConfiguration: @escaping @Sendable (_ path: String) throws -> Configuration,
+    public init(loadConfiguration: @escaping @Sendable (_ path: String) throws -> LoadedConfiguration,
                 allocate: @escaping AllocateStage, plan: @escaping PlanStage,
                 makeSource: @escaping @Sendable (_ source: ServiceSource, _ logger: Logger) throws -> any ServiceSourcing,
                 makeKernel: @escaping @Sendable (_ configuration: Configuration, _ logger: Logger) throws -> KernelControls) {
@@ -250,7 +251,7 @@ struct SourceService: ServiceLifecycle.Service {
 struct ReloadService: ServiceLifecycle.Service {
     let path: String
     let running: Configuration
-    let load: @Sendable (String) throws -> Configuration
+    let load: @Sendable (String) throws -> LoadedConfiguration
     let loop: ReconcileLoop
     let board: StatusBoard
     let metrics: BallastMetrics?
@@ -268,7 +269,11 @@ struct ReloadService: ServiceLifecycle.Service {
         defer { try? notifier.notify(.ready) }
         let loaded: Configuration
         do {
-            loaded = try load(path)
+            let result = try load(path)
+            loaded = result.configuration
+            for diagnostic in result.diagnostics where diagnostic.severity != .note {
+                logger.warning("configuration warning", metadata: ["config.path": "\(path)", "warning": "\(diagnostic)"])
+            }
         } catch {
             logger.error("configuration reload rejected; the previous configuration stays in force",
                          metadata: ["config.path": "\(path)", "error": "\(error)"])

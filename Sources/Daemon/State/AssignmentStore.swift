@@ -124,6 +124,15 @@ public struct AssignmentStore: Sendable {
         return .corrupt(reason: reason, keptAs: kept)
     }
 
+    /// The saved table without any side effect (a corrupt file stays where it
+    /// is), or nil when there is none or it cannot be used: for reports such
+    /// as `ballastd --check-config`, never for starting the daemon.
+    public func peek() -> AssignmentTable? {
+        guard let bytes = try? readWholeFile(path),
+              let file = try? JSONDecoder().decode(AssignmentFile.self, from: Data(bytes)) else { return nil }
+        return try? file.table()
+    }
+
     /// Replaces the file atomically with `table`.
     public func save(_ table: AssignmentTable) throws(SystemCallError) {
         let encoder = JSONEncoder()
