@@ -89,6 +89,9 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        // Benchmark of allocation and planning (run by scripts/bench/core-bench).
+        .executableTarget(name: "ballast-core-bench", dependencies: ["BallastCore"], path: "Benchmarks/CoreBench"),
+
         // MARK: Tests
         // Unit tests: no root, no kernel features.
         .testTarget(name: "BallastCoreTests", dependencies: ["BallastCore", "BallastFakes"],
