@@ -5,8 +5,8 @@ import Testing
 
 @Suite struct AssignmentStoreTests {
     let table: AssignmentTable = [
-        ref("shop/api"): ServiceAssignment(pool: "public", addresses: [IPAddress("2001:db8::10")!, IPAddress("192.0.2.10")!]),
-        ref("default/web"): ServiceAssignment(pool: "public", addresses: [IPAddress("192.0.2.11")!]),
+        ref("shop/api"): Assignment(pool: "public", addresses: [IPAddress("2001:db8::10")!, IPAddress("192.0.2.10")!]),
+        ref("default/web"): Assignment(pool: "public", addresses: [IPAddress("192.0.2.11")!]),
     ]
 
     @Test func firstStartHasNoFile() throws {
@@ -33,8 +33,8 @@ import Testing
                 },
                 {
                   "addresses" : [
-                    "192.0.2.10",
-                    "2001:db8::10"
+                    "2001:db8::10",
+                    "192.0.2.10"
                   ],
                   "name" : "api",
                   "namespace" : "shop",

@@ -35,13 +35,13 @@ final class TableIPVS: IPVSControl {
     var performed: [IPVSOperation] { state.withLock { $0.performed } }
 }
 
-/// Reconciles with the same rule as the daemon, over an IPVSControl, so dry-run can be checked end to end.
+/// Reconciles with the daemon's ownership rule over an IPVSControl (services only), so dry-run is checked end to end.
 struct TableReconciler: IPVSReconciling {
     let control: any IPVSControl
-    func reconcile(desired: [IPVSVirtualService], owns: @escaping @Sendable (VirtualServiceKey) -> Bool) -> IPVSReconcileReport {
+    func reconcile(desired: [IPVSVirtualService], ownedPrefixes: [CIDR]) -> IPVSReconcileReport {
         let current = (try? control.dump()) ?? []
         let wanted = Set(desired.map(\.key))
-        var ops: [IPVSOperation] = current.map(\.key).filter { owns($0) && !wanted.contains($0) }.map { .deleteService($0) }
+        var ops: [IPVSOperation] = current.map(\.key).filter { ownedPrefixes.owns($0) && !wanted.contains($0) }.map { .deleteService($0) }
         ops += desired.filter { d in !current.contains { $0.key == d.key } }.map { .addService($0) }
         _ = control.perform(ops)
         var performed: [IPVSOperationKind: Int] = [:]
@@ -122,14 +122,14 @@ struct TableReconciler: IPVSReconciling {
     func wiring(ipvs: TableIPVS, vips: TestVIPs, snat: TestSNAT, announcer: TestAnnouncer, config: Configuration) -> DaemonWiring {
         DaemonWiring(
             loadConfiguration: { _ in LoadedConfiguration(configuration: config) },
-            allocate: testAllocate, plan: testPlan,
+            allocate: DefaultStages.allocate, plan: DefaultStages.plan,
             makeSource: { source, logger in
                 guard case .files(let directory) = source else { throw TestDecodeError(path: "", line: 0, message: "files only") }
                 return ManifestFilesSource(directory: directory, decoder: testDecoder, logger: logger)
             },
             makeKernel: { _, _ in
                 KernelControls(ipvs: ipvs, vips: vips, snat: snat, announcer: announcer,
-                               makeReconciler: { TableReconciler(control: $0) })
+                               makeReconciler: { control, _ in TableReconciler(control: control) }, ensureSysctls: { [] })
             })
     }
 
@@ -171,9 +171,9 @@ struct TableReconciler: IPVSReconciling {
         } else {
             #expect(vips.current == [web])
             #expect(ipvs.keys == [.address(web, port: 80, protocol: .tcp)])
-            #expect(await announcer.current == [Announcement(address: web)])
+            #expect(await announcer.addresses == [web])
             #expect(try AssignmentStore(directory: run.path).load()
-                        == .loaded([ref("default/web"): ServiceAssignment(pool: "public", addresses: [web])]))
+                        == .loaded([ref("default/web"): Assignment(pool: "public", addresses: [web])]))
         }
 
         daemon.cancel()

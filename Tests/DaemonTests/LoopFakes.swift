@@ -38,14 +38,14 @@ final class TestIPVSReconciler: IPVSReconciling {
     let enteredCount = Mutex(0)
     var entered: Int { enteredCount.withLock { $0 } }
 
-    func reconcile(desired: [IPVSVirtualService], owns: @escaping @Sendable (VirtualServiceKey) -> Bool) -> IPVSReconcileReport {
+    func reconcile(desired: [IPVSVirtualService], ownedPrefixes: [CIDR]) -> IPVSReconcileReport {
         enteredCount.withLock { $0 += 1 }
         if let g = gate.withLock({ $0 }) { g.wait() }
         return state.withLock { s in
             s.calls += 1
             var performed: [IPVSOperationKind: Int] = [:]
             let wanted = Dictionary(uniqueKeysWithValues: desired.map { ($0.key, $0) })
-            for key in s.table.keys where owns(key) && wanted[key] == nil {
+            for key in s.table.keys where ownedPrefixes.owns(key) && wanted[key] == nil {
                 s.table[key] = nil
                 performed[.deleteService, default: 0] += 1
             }
@@ -71,56 +71,41 @@ final class TestIPVSReconciler: IPVSReconciling {
 actor TestAnnouncer: Announcing {
     private(set) var current: [Announcement] = []
     private(set) var stopped = false
+    func run() async throws {
+        while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
+    }
     func announce(_ announcements: [Announcement]) { current = announcements }
     func stopAll() { current = []; stopped = true }
+    var addresses: [IPAddress] { current.map(\.address) }
 }
 
-/// A small allocator: keeps previous addresses, else takes the first free one of the first pool.
-let testAllocate: AllocateStage = { snapshot, configuration, previous in
-    var table: AssignmentTable = [:]
-    var ignored: [ObjectRef: String] = [:]
-    var problems: [ObjectRef: String] = [:]
-    let pool = configuration.pools.first
-    var used = Set(previous.values.flatMap(\.addresses))
-    for (ref, service) in snapshot.services.sorted(by: { $0.key < $1.key }) {
-        guard service.type == .loadBalancer else { ignored[ref] = "type is \(service.type.rawValue), not LoadBalancer"; continue }
-        if let kept = previous[ref] { table[ref] = kept; continue }
-        guard let pool, let range = pool.ranges.first else { problems[ref] = "no pool configured"; continue }
-        var candidate: IPAddress? = range.first
-        while let c = candidate, used.contains(c) { candidate = c < range.last ? c.advanced(by: 1) : nil }
-        guard let address = candidate else { problems[ref] = "pool \(pool.name) is exhausted"; continue }
-        used.insert(address)
-        table[ref] = ServiceAssignment(pool: pool.name, addresses: [address])
-    }
-    return AllocationOutcome(assignments: table, problems: problems, ignored: ignored)
-}
-
-/// A small planner: one TCP virtual service per address and port, announced by "n1".
-let testPlan: PlanStage = { snapshot, allocation, configuration, node in
-    var plan = SyncPlan()
-    for (ref, assignment) in allocation.assignments {
-        guard let service = snapshot.services[ref] else { continue }
-        let keys = assignment.addresses.flatMap { a in service.ports.map { VirtualServiceKey.address(a, port: $0.port, protocol: $0.protocol) } }
-        for key in keys {
-            plan.ipvs.append(IPVSVirtualService(key: key, scheduler: configuration.ipvs.scheduler,
-                                                destinations: [IPVSDestination(address: IPAddress("10.0.0.5")!, port: 8080)]))
-        }
-        plan.vips.formUnion(assignment.addresses)
-        plan.announcements += assignment.addresses.map { Announcement(address: $0) }
-        if service.externalTrafficPolicy == .cluster {
-            plan.snat += assignment.addresses.flatMap { a in service.ports.map {
-                SNATRule(address: a, port: $0.port, protocol: $0.protocol, destinations: [IPAddress("10.0.0.5")!])
-            } }
-        }
-        plan.services[ref] = ServicePlan(ref: ref, pool: assignment.pool, addresses: assignment.addresses, announcingNode: node,
-                                         trafficPolicy: service.externalTrafficPolicy, endpointsReady: 1, endpointsTotal: 1,
-                                         virtualServices: keys)
-    }
-    return plan
-}
-
+/// A LoadBalancer Service with one TCP port and, unless `endpoints` is 0, an
+/// EndpointSlice of ready endpoints 10.0.0.5... on node n1 (target port 8080).
 func lbService(_ name: String, port: UInt16 = 80, policy: TrafficPolicy = .cluster) -> Service {
-    Service(ref: ref(name), type: .loadBalancer, ports: [ServicePort(port: port)], externalTrafficPolicy: policy)
+    Service(ref: ref(name), type: .loadBalancer, ports: [ServicePort(port: port, targetPort: .number(8080))],
+            selector: ["app": ref(name).name], externalTrafficPolicy: policy, ipFamilies: [.ipv4])
+}
+
+func slice(for name: String, endpoints: Int = 1, node: String = "n1") -> EndpointSlice {
+    let service = ref(name)
+    return EndpointSlice(
+        ref: ObjectRef(namespace: service.namespace, name: "\(service.name)-abc"), serviceName: service.name,
+        addressType: .ipv4,
+        endpoints: (0..<endpoints).map { i in
+            Endpoint(addresses: [IPAddress("10.0.0.\(5 + i)")!], conditions: EndpointConditions(ready: true), nodeName: node)
+        },
+        ports: [EndpointPort(port: 8080)])
+}
+
+/// Services with their slices, and node n1.
+func snapshot(_ names: String...) -> ClusterSnapshot {
+    var s = ClusterSnapshot(nodes: ["n1": Node(name: "n1")])
+    for name in names {
+        s.services[ref(name)] = lbService(name)
+        let sl = slice(for: name)
+        s.endpointSlices[sl.ref] = sl
+    }
+    return s
 }
 
 func testConfiguration(resync: Duration = .seconds(3600)) -> Configuration {

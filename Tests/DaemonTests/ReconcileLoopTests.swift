@@ -13,11 +13,13 @@ final class LoopHarness: Sendable {
                             source: "files /etc/ballast/services")
     let saved = Mutex<[AssignmentTable]>([])
     let failSaves = Mutex(false)
+    let sysctlErrors = Mutex<[String]>([])
 
     func loop(configuration: Configuration = testConfiguration(), previous: AssignmentTable = [:],
               onSync: (@Sendable (SyncRecord, Bool) -> Void)? = nil) -> ReconcileLoop {
         ReconcileLoop(
-            stages: SyncStages(allocate: testAllocate, plan: testPlan, ipvs: ipvs, vips: vips, snat: snat, announcer: announcer),
+            stages: SyncStages(ipvs: ipvs, vips: vips, snat: snat, announcer: announcer,
+                               ensureSysctls: { self.sysctlErrors.withLock { $0 } }),
             configuration: configuration, nodeName: "n1", assignments: previous,
             persist: { table in
                 if self.failSaves.withLock({ $0 }) { throw SystemCallError(operation: "rename assignments.json", errno: EROFS) }
@@ -30,6 +32,7 @@ final class LoopHarness: Sendable {
 @Suite(.timeLimit(.minutes(1))) struct ReconcileLoopTests {
     let web = IPAddress("192.0.2.10")!
     let api = IPAddress("192.0.2.11")!
+    var webKey: VirtualServiceKey { .address(web, port: 80, protocol: .tcp) }
 
     @Test func nothingRunsBeforeTheFirstSnapshot() async {
         let h = LoopHarness()
@@ -45,21 +48,21 @@ final class LoopHarness: Sendable {
         let h = LoopHarness()
         let ready = Mutex(false)
         let loop = h.loop(onSync: { _, first in if first { ready.withLock { $0 = true } } })
-        await loop.sourceChanged(ClusterSnapshot(services: [ref("default/web"): lbService("default/web")]))
+        await loop.sourceChanged(snapshot("default/web"))
         await loop.drainPending()
 
         #expect(ready.withLock { $0 })
         #expect(h.vips.current == [web])
-        #expect(Array(h.ipvs.table.keys) == [.address(web, port: 80, protocol: .tcp)])
-        #expect(h.snat.state.withLock { $0.rules } == [SNATRule(address: web, port: 80, protocol: .tcp, destinations: [IPAddress("10.0.0.5")!])])
-        #expect(await h.announcer.current == [Announcement(address: web)])
-        #expect(h.saved.withLock { $0 } == [[ref("default/web"): ServiceAssignment(pool: "public", addresses: [web])]])
+        #expect(Array(h.ipvs.table.keys) == [webKey])
+        #expect(h.ipvs.table[webKey]?.destinations.map(\.endpoint.description) == ["10.0.0.5:8080"])
+        #expect(await h.announcer.addresses == [web])
+        #expect(h.saved.withLock { $0 } == [[ref("default/web"): Assignment(pool: "public", addresses: [web])]])
 
         // Nothing changed: no kernel write, no state write.
         let record = await loop.sync(reasons: [.resync])
         #expect(record?.dataPlane.ipvs.performed.isEmpty == true)
         #expect(record?.dataPlane.vipsAdded == [] && record?.dataPlane.vipsRemoved == [])
-        #expect(h.snat.replacements == 1)
+        #expect(record?.dataPlane.snatReplaced == false)
         #expect(h.saved.withLock { $0.count } == 1)
 
         let status = h.board.answer(.status).status
@@ -69,8 +72,8 @@ final class LoopHarness: Sendable {
 
     @Test func previousAssignmentsAreKept() async {
         let h = LoopHarness()
-        let loop = h.loop(previous: [ref("default/web"): ServiceAssignment(pool: "public", addresses: [api])])
-        await loop.sourceChanged(ClusterSnapshot(services: [ref("default/web"): lbService("default/web")]))
+        let loop = h.loop(previous: [ref("default/web"): Assignment(pool: "public", addresses: [api])])
+        await loop.sourceChanged(snapshot("default/web"))
         await loop.drainPending()
         #expect(h.vips.current == [api])
         #expect(h.saved.withLock { $0.isEmpty })  // unchanged: not rewritten
@@ -79,8 +82,7 @@ final class LoopHarness: Sendable {
     @Test func withdrawsWhatIsNoLongerWantedButOnlyWhatIsOurs() async {
         let h = LoopHarness()
         let loop = h.loop()
-        await loop.sourceChanged(ClusterSnapshot(services: [ref("default/web"): lbService("default/web"),
-                                                            ref("shop/api"): lbService("shop/api", port: 443)]))
+        await loop.sourceChanged(snapshot("default/web", "shop/api"))
         await loop.drainPending()
         #expect(h.vips.current == [web, api])
 
@@ -92,17 +94,17 @@ final class LoopHarness: Sendable {
         h.ipvs.insertForeign(mark)
         h.ipvs.insertForeign(stray)
 
-        await loop.sourceChanged(ClusterSnapshot(services: [ref("default/web"): lbService("default/web")]))
+        await loop.sourceChanged(snapshot("default/web"))
         await loop.drainPending()
-        #expect(Set(h.ipvs.table.keys) == [.address(web, port: 80, protocol: .tcp), foreign, mark])
+        #expect(Set(h.ipvs.table.keys) == [webKey, foreign, mark])
         #expect(h.vips.current == [web])
-        #expect(await h.announcer.current == [Announcement(address: web)])
+        #expect(await h.announcer.addresses == [web])
     }
 
     @Test func triggersDuringASyncCoalesceIntoOneMore() async throws {
         let h = LoopHarness()
         let loop = h.loop(configuration: testConfiguration())
-        await loop.sourceChanged(ClusterSnapshot())
+        await loop.sourceChanged(snapshot())
         let gate = DispatchSemaphore(value: 0)
         h.ipvs.gate.withLock { $0 = gate }
         let running = Task { await loop.run() }
@@ -110,7 +112,7 @@ final class LoopHarness: Sendable {
         // Wait until the first sync is inside the IPVS stage, then pile up triggers.
         while h.ipvs.entered == 0 { try await Task.sleep(for: .milliseconds(5)) }
         for i in 0..<20 {
-            await loop.sourceChanged(ClusterSnapshot(services: [ref("default/s\(i)"): lbService("default/s\(i)")]))
+            await loop.sourceChanged(snapshot("default/s\(i)"))
         }
         h.ipvs.gate.withLock { $0 = nil }
         gate.signal()
@@ -126,7 +128,7 @@ final class LoopHarness: Sendable {
     @Test func periodicResyncRepairsDrift() async throws {
         let h = LoopHarness()
         let loop = h.loop(configuration: testConfiguration(resync: .milliseconds(20)))
-        await loop.sourceChanged(ClusterSnapshot(services: [ref("default/web"): lbService("default/web")]))
+        await loop.sourceChanged(snapshot("default/web"))
         let running = Task { await loop.run() }
         while h.vips.current.isEmpty { try await Task.sleep(for: .milliseconds(5)) }
 
@@ -143,14 +145,18 @@ final class LoopHarness: Sendable {
         let h = LoopHarness()
         h.vips.state.withLock { $0.failAdd = [IPAddress("192.0.2.10")!] }
         h.failSaves.withLock { $0 = true }
+        h.sysctlErrors.withLock { $0 = ["set net.ipv4.vs.conntrack=1: /proc/sys/net/ipv4/vs/conntrack: No such file or directory"] }
         let loop = h.loop()
-        await loop.sourceChanged(ClusterSnapshot(services: [ref("default/web"): lbService("default/web")]))
+        await loop.sourceChanged(snapshot("default/web"))
         await loop.drainPending()
 
         #expect(!h.ipvs.table.isEmpty)  // IPVS still programmed
         let status = h.board.answer(.status).status
         #expect(status?.health == .degraded)
-        #expect(status?.lastSync?.errors == ["add 192.0.2.10/32 to ballast0: File exists"])
+        #expect(status?.lastSync?.errors == [
+            "set net.ipv4.vs.conntrack=1: /proc/sys/net/ipv4/vs/conntrack: No such file or directory",
+            "add 192.0.2.10/32 to ballast0: File exists",
+        ])
         #expect(status?.lastSuccessfulSyncAt == nil)
         #expect(status?.problems.contains { $0.hasPrefix("address assignments are not saved (rename assignments.json: Read-only file system") } == true)
     }
@@ -158,28 +164,32 @@ final class LoopHarness: Sendable {
     @Test func statusAnswersAfterASync() async {
         let h = LoopHarness()
         let loop = h.loop()
-        await loop.sourceChanged(ClusterSnapshot(services: [
-            ref("default/web"): lbService("default/web"),
-            ref("default/db"): Service(ref: ref("default/db"), type: .clusterIP),
-        ]))
+        var s = snapshot("default/web")
+        s.services[ref("default/db")] = Service(ref: ref("default/db"), type: .clusterIP)
+        s.services[ref("default/other")] = Service(ref: ref("default/other"), type: .loadBalancer,
+                                                   ports: [ServicePort(port: 80)], loadBalancerClass: "example.com/lb")
+        await loop.sourceChanged(s)
         await loop.drainPending()
 
         let rows = h.board.answer(.services).services?.services
         #expect(rows?.map(\.ref) == [ref("default/web")])
         #expect(rows?.first?.externalIPs == [web])
+        #expect(rows?.first?.announcingNodes == ["n1"])
         #expect(rows?.first?.ipvsDestinations == 1)
+        #expect(rows?.first?.problem == nil)
 
         #expect(h.board.answer(.pools).pools?.pools == [PoolRow(name: "public", family: .ipv4, size: 3, inUse: 1, autoAssign: true)])
 
         #expect(h.board.answer(.explain(ref("default/web"))).explain?.sentences == [
             "It has 192.0.2.10 from pool public.",
-            "1 of 1 endpoint is ready; externalTrafficPolicy is Cluster.",
-            "This node (n1) announces it.",
+            "Endpoints: 1 ready of 1; externalTrafficPolicy is Cluster.",
+            "This node (n1) announces 192.0.2.10.",
             "IPVS on this node has TCP 192.0.2.10:80 with 1 destination.",
         ])
         #expect(h.board.answer(.explain(ref("default/db"))).explain?.sentences == [
-            "Ballast leaves it alone: type is ClusterIP, not LoadBalancer.",
+            "Ballast leaves it alone: its type is ClusterIP, and Ballast handles LoadBalancer Services only.",
         ])
+        #expect(h.board.answer(.explain(ref("default/other"))).explain?.sentences.first?.hasPrefix("Ballast leaves it alone: loadBalancerClass") == true)
         #expect(h.board.answer(.explain(ref("default/nope"))).explain?.sentences == [
             "No Service of that name is known: files /etc/ballast/services defines none. Check the namespace and name.",
         ])
@@ -190,7 +200,7 @@ final class LoopHarness: Sendable {
     @Test func stopAnnouncingLeavesTheDataPlane() async {
         let h = LoopHarness()
         let loop = h.loop()
-        await loop.sourceChanged(ClusterSnapshot(services: [ref("default/web"): lbService("default/web")]))
+        await loop.sourceChanged(snapshot("default/web"))
         await loop.drainPending()
         await loop.stopAnnouncing()
         #expect(await h.announcer.stopped)
@@ -199,32 +209,26 @@ final class LoopHarness: Sendable {
     }
 }
 
-@Suite struct PoolUsageTests {
+@Suite struct OwnershipTests {
     @Test(arguments: [
-        ("192.0.2.0", "192.0.2.255", false, UInt64(256)),
-        ("192.0.2.0", "192.0.2.255", true, 254),
-        ("192.0.2.1", "192.0.2.254", true, 254),
-        ("192.0.2.0", "192.0.3.255", true, 508),
-        ("192.0.2.255", "192.0.3.0", true, 0),
-        ("192.0.2.10", "192.0.2.20", true, 11),
-        ("2001:db8::", "2001:db8::ff", true, 256),
+        ("192.0.2.10", "192.0.2.17", ["192.0.2.10/31", "192.0.2.12/30", "192.0.2.16/31"]),
+        ("192.0.2.0", "192.0.2.255", ["192.0.2.0/24"]),
+        ("192.0.2.7", "192.0.2.7", ["192.0.2.7/32"]),
+        ("255.255.255.254", "255.255.255.255", ["255.255.255.254/31"]),
+        ("2001:db8::1", "2001:db8::4", ["2001:db8::1/128", "2001:db8::2/127", "2001:db8::4/128"]),
+        ("::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", ["::/0"]),
     ])
-    func usableCounts(first: String, last: String, avoid: Bool, expected: UInt64) {
+    func rangesBecomeTheFewestPrefixes(first: String, last: String, prefixes: [String]) {
         let range = AddressRange(first: IPAddress(first)!, last: IPAddress(last)!)!
-        let pool = AddressPool(name: "p", ranges: [range], avoidBuggyIPs: avoid)
-        #expect(PoolUsage.rows(pools: [pool], assignments: [:]).first?.size == expected)
+        #expect(range.coveringPrefixes.map(\.description) == prefixes)
     }
 
-    @Test func countsAddressesPerFamilyOnlyInsideThePool() {
-        let pool = AddressPool(name: "p", ranges: [AddressRange(CIDR("192.0.2.0/30")!), AddressRange(CIDR("2001:db8::/64")!)])
-        let table: AssignmentTable = [
-            ref("a/x"): ServiceAssignment(pool: "p", addresses: [IPAddress("192.0.2.1")!, IPAddress("2001:db8::1")!]),
-            ref("a/y"): ServiceAssignment(pool: "p", addresses: [IPAddress("198.51.100.1")!]),
-            ref("a/z"): ServiceAssignment(pool: "other", addresses: [IPAddress("192.0.2.2")!]),
-        ]
-        #expect(PoolUsage.rows(pools: [pool], assignments: table) == [
-            PoolRow(name: "p", family: .ipv4, size: 4, inUse: 1, autoAssign: true),
-            PoolRow(name: "p", family: .ipv6, size: .max, inUse: 1, autoAssign: true),
-        ])
+    @Test func poolsAndLinkAddressesAreOwned() {
+        let pool = AddressPool(name: "p", ranges: [AddressRange(first: IPAddress("192.0.2.10")!, last: IPAddress("192.0.2.12")!)!])
+        let owned = DataPlaneApplier.ownedPrefixes(pools: [pool], onLink: [IPAddress("203.0.113.5")!])
+        func owns(_ a: String) -> Bool { owned.owns(.address(IPAddress(a)!, port: 80, protocol: .tcp)) }
+        #expect(owns("192.0.2.10") && owns("192.0.2.12") && owns("203.0.113.5"))
+        #expect(!owns("192.0.2.9") && !owns("192.0.2.13") && !owns("10.96.0.1"))
+        #expect(!owned.owns(.firewallMark(1, family: .ipv4)))
     }
 }

@@ -143,11 +143,11 @@ let quietLogger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler()
     @Test func servicesTableIsAlignedAndSorted() {
         let rows = [
             ServiceRow(namespace: "shop", name: "api", type: "LoadBalancer", externalIPs: [], pool: nil,
-                       announcingNode: nil, trafficPolicy: "Local", endpointsReady: 0, endpointsTotal: 2,
+                       announcingNodes: [], trafficPolicy: "Local", endpointsReady: 0, endpointsTotal: 2,
                        ipvsDestinations: 0, problem: "pool \"public\" is exhausted"),
             ServiceRow(namespace: "default", name: "web", type: "LoadBalancer",
                        externalIPs: [IPAddress("192.0.2.10")!, IPAddress("2001:db8::10")!], pool: "public",
-                       announcingNode: "node1", trafficPolicy: "Cluster", endpointsReady: 3, endpointsTotal: 3,
+                       announcingNodes: ["node1"], trafficPolicy: "Cluster", endpointsReady: 3, endpointsTotal: 3,
                        ipvsDestinations: 6),
         ]
         #expect(StatusText.services(ServicesResponse(services: rows)) == """

@@ -32,8 +32,10 @@ struct TestDecodeError: Error, CustomStringConvertible {
     var description: String { "\(path):\(line): \(message)" }
 }
 
-/// Test manifest format: one object per line, "service NAMESPACE/NAME" or
-/// "node NAME"; anything else fails with the line number; blank lines are skipped.
+/// Test manifest format: one object per line, "service NAMESPACE/NAME" (a
+/// LoadBalancer Service on port 80 with one ready endpoint on node n1, see
+/// lbService) or "node NAME"; anything else fails with the line number; blank
+/// lines are skipped.
 let testDecoder: ManifestDecoder = { path, contents in
     var objects = ManifestSet()
     for (index, line) in contents.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
@@ -42,7 +44,8 @@ let testDecoder: ManifestDecoder = { path, contents in
         switch (words.first, words.count) {
         case ("service", 2):
             guard let ref = ObjectRef(parsing: String(words[1])) else { fallthrough }
-            objects.services.append(Service(ref: ref, type: .loadBalancer, ports: [ServicePort(port: 80)]))
+            objects.services.append(lbService(ref.description))
+            objects.endpointSlices.append(slice(for: ref.description))
         case ("node", 2):
             objects.nodes.append(Node(name: String(words[1])))
         default:

@@ -27,16 +27,22 @@ public struct KernelControls: Sendable {
     public var vips: any VIPControl
     public var snat: any SNATControl
     public var announcer: any Announcing
-    /// The IPVS reconciler over a given table (the real one, or a dry-run wrapper of it).
-    public var makeReconciler: @Sendable (any IPVSControl) -> any IPVSReconciling
+    /// The IPVS reconciler over a given table (the real one, or the dry-run wrapper of it).
+    public var makeReconciler: @Sendable (_ control: any IPVSControl, _ configuration: Configuration) -> any IPVSReconciling
+    /// Sets the sysctls the data plane depends on (vs/conntrack, forwarding)
+    /// where they differ; returns what failed. Run before every sync, so a
+    /// value changed behind Ballast's back is repaired like any other drift.
+    public var ensureSysctls: @Sendable () -> [String]
 
     public init(ipvs: any IPVSControl, vips: any VIPControl, snat: any SNATControl, announcer: any Announcing,
-                makeReconciler: @escaping @Sendable (any IPVSControl) -> any IPVSReconciling) {
+                makeReconciler: @escaping @Sendable (_ control: any IPVSControl, _ configuration: Configuration) -> any IPVSReconciling,
+                ensureSysctls: @escaping @Sendable () -> [String]) {
         self.ipvs = ipvs
         self.vips = vips
         self.snat = snat
         self.announcer = announcer
         self.makeReconciler = makeReconciler
+        self.ensureSysctls = ensureSysctls
     }
 }
 
@@ -130,16 +136,18 @@ public enum BallastDaemon {
         } catch {
             throw DaemonStartupError(what: "open the kernel interfaces (netlink, nftables, packet sockets)", cause: "\(error)")
         }
+        let ipvsControl: any IPVSControl = options.dryRun ? DryRunIPVSControl(wrapping: kernel.ipvs, logger: logger) : kernel.ipvs
+        let reconciler = kernel.makeReconciler(ipvsControl, configuration)
         let stages: SyncStages
         if options.dryRun {
-            let ipvs = DryRunIPVSControl(wrapping: kernel.ipvs, logger: logger)
-            stages = SyncStages(allocate: wiring.allocate, plan: wiring.plan, ipvs: kernel.makeReconciler(ipvs),
+            stages = SyncStages(allocate: wiring.allocate, plan: wiring.plan, ipvs: reconciler,
                                 vips: DryRunVIPControl(wrapping: kernel.vips, logger: logger),
                                 snat: DryRunSNATControl(wrapping: kernel.snat, logger: logger),
-                                announcer: DryRunAnnouncer(logger: logger))
+                                announcer: DryRunAnnouncer(logger: logger), ensureSysctls: { [] })
         } else {
-            stages = SyncStages(allocate: wiring.allocate, plan: wiring.plan, ipvs: kernel.makeReconciler(kernel.ipvs),
-                                vips: kernel.vips, snat: kernel.snat, announcer: kernel.announcer)
+            stages = SyncStages(allocate: wiring.allocate, plan: wiring.plan, ipvs: reconciler,
+                                vips: kernel.vips, snat: kernel.snat, announcer: kernel.announcer,
+                                ensureSysctls: kernel.ensureSysctls)
         }
 
         let save: @Sendable (AssignmentTable) throws -> Void = { try store.save($0) }
@@ -183,7 +191,10 @@ public enum BallastDaemon {
 
         let reload = ReloadService(path: options.configPath, running: configuration, load: wiring.loadConfiguration,
                                    loop: loop, board: board, metrics: metrics, notifier: notifier, logger: logger)
+        // Graceful shutdown runs in reverse order: the loop stops announcing
+        // while the announcer still runs, then the announcer closes its sockets.
         var services: [any ServiceLifecycle.Service] = [
+            AnnouncerService(announcer: stages.announcer),
             LoopService(loop: loop, notifier: notifier, logger: logger),
             SourceService(source: source, loop: loop, board: board),
             reload,
@@ -204,8 +215,8 @@ public enum BallastDaemon {
 
     /// The line `systemctl status` shows.
     static func statusLine(_ r: SyncRecord) -> String {
-        let allocated = r.plan.services.values.filter { !$0.addresses.isEmpty }.count
-        var text = "\(r.plan.services.count) Services (\(allocated) with an address), \(r.plan.announcements.count) announced here"
+        let allocated = r.allocation.assignments.count
+        var text = "\(StatusBoard.handledPlans(r).count) Services (\(allocated) with an address), \(r.plan.localAnnouncements.count) announced here"
         if !r.dataPlane.errors.isEmpty { text += "; last sync: \(r.dataPlane.errors.count) errors" }
         return text
     }
@@ -214,6 +225,15 @@ public enum BallastDaemon {
         var buffer = [CChar](repeating: 0, count: 256)
         guard gethostname(&buffer, buffer.count) == 0 else { return "localhost" }
         return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
+
+/// Runs the announcer (its interface scans and bursts) until shutdown.
+struct AnnouncerService: ServiceLifecycle.Service {
+    let announcer: any Announcing
+
+    func run() async throws {
+        try await cancelWhenGracefulShutdown { try await announcer.run() }
     }
 }
 

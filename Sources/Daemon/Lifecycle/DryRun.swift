@@ -63,11 +63,18 @@ public actor DryRunAnnouncer: Announcing {
 
     public init(logger: Logger) { self.logger = logger }
 
+    /// Nothing runs; waits for cancellation like a real announcer.
+    public func run() async throws {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(3600))
+        }
+    }
+
     public func announce(_ announcements: [Announcement]) {
         guard announcements != current else { return }
         current = announcements
         logger.notice("dry run: would announce", metadata: [
-            "announce.addresses": "\(announcements.map { $0.address.description + ($0.interface.map { " on \($0)" } ?? "") })",
+            "announce.addresses": "\(announcements.map(\.description))",
         ])
     }
 

@@ -41,7 +41,7 @@ public struct DataPlaneApplier: Sendable {
         self.snat = snat
     }
 
-    public func apply(_ plan: SyncPlan, pools: [AddressPool]) -> DataPlaneOutcome {
+    public func apply(_ state: DesiredState, pools: [AddressPool]) -> DataPlaneOutcome {
         var outcome = DataPlaneOutcome()
         var onLink: Set<IPAddress> = []
         do {
@@ -50,7 +50,8 @@ public struct DataPlaneApplier: Sendable {
         } catch {
             outcome.errors.append(error.description)
         }
-        for address in plan.vips.subtracting(onLink).sorted() {
+        let desiredVIPs = Set(state.vips)
+        for address in desiredVIPs.subtracting(onLink).sorted() {
             do {
                 try vips.add(address)
                 outcome.vipsAdded.append(address)
@@ -59,20 +60,16 @@ public struct DataPlaneApplier: Sendable {
             }
         }
 
-        let ours = onLink.union(plan.vips)
-        let owns: @Sendable (VirtualServiceKey) -> Bool = { key in
-            guard case .address(let address, _, _) = key else { return false }
-            return ours.contains(address) || pools.contains { $0.contains(address) }
-        }
+        let owned = Self.ownedPrefixes(pools: pools, onLink: onLink.union(desiredVIPs))
         let clock = ContinuousClock()
         let start = clock.now
-        outcome.ipvs = ipvs.reconcile(desired: plan.ipvs, owns: owns)
+        outcome.ipvs = ipvs.reconcile(desired: state.ipvs, ownedPrefixes: owned)
         outcome.ipvsDuration = start.duration(to: clock.now)
         outcome.errors += outcome.ipvs.errors.map(\.description)
 
         do {
-            let desired = plan.snat.sorted()
-            let current = try snat.current()?.sorted()
+            let desired = state.snat.sorted()
+            let current = try snat.current()
             // No table and nothing to put in it: leave nftables untouched on nodes that never need SNAT.
             if current != desired && !(current == nil && desired.isEmpty) {
                 try snat.replace(with: desired)
@@ -82,7 +79,7 @@ public struct DataPlaneApplier: Sendable {
             outcome.errors.append(error.description)
         }
 
-        for address in onLink.subtracting(plan.vips).sorted() {
+        for address in onLink.subtracting(desiredVIPs).sorted() {
             do {
                 try vips.remove(address)
                 outcome.vipsRemoved.append(address)
@@ -91,6 +88,34 @@ public struct DataPlaneApplier: Sendable {
             }
         }
         return outcome
+    }
+
+    /// The pools' ranges as prefixes, and every address on Ballast's link as
+    /// a host prefix (so a service whose pool was removed from the
+    /// configuration is still recognised as Ballast's and cleaned up).
+    public static func ownedPrefixes(pools: [AddressPool], onLink: Set<IPAddress>) -> [CIDR] {
+        pools.flatMap { $0.ranges.flatMap(\.coveringPrefixes) } + onLink.sorted().map { CIDR(host: $0) }
+    }
+}
+
+extension AddressRange {
+    /// The fewest prefixes that together hold exactly this range
+    /// (192.0.2.10-192.0.2.17 → .10/31, .12/30, .16/31).
+    public var coveringPrefixes: [CIDR] {
+        var result: [CIDR] = []
+        var next: IPAddress? = first
+        while let start = next, start <= last {
+            // The shortest prefix that starts at `start` and ends inside the range.
+            var block = CIDR(host: start)
+            for length in stride(from: start.family.bitWidth - 1, through: 0, by: -1) {
+                let candidate = CIDR(network: start, prefixLength: length)
+                guard candidate.network == start, candidate.last <= last else { break }
+                block = candidate
+            }
+            result.append(block)
+            next = block.last.advanced(by: 1)
+        }
+        return result
     }
 }
 

@@ -132,15 +132,21 @@ public actor ReconcileLoop {
         defer { syncing = false; syncStarted = nil }
         let configuration = self.configuration
 
-        let allocation = stages.allocate(snapshot, configuration, assignments)
+        let allocation = stages.allocate(snapshot, configuration, assignments.mapValues(\.addresses))
         assignments = allocation.assignments
         savePersistedAssignments()
         let plan = stages.plan(snapshot, allocation, configuration, nodeName)
 
         let applier = DataPlaneApplier(ipvs: stages.ipvs, vips: stages.vips, snat: stages.snat)
         let pools = configuration.pools
-        let outcome = await kernel.run { applier.apply(plan, pools: pools) }
-        await stages.announcer.announce(plan.announcements.sorted())
+        let ensureSysctls = stages.ensureSysctls
+        let outcome = await kernel.run {
+            let sysctlErrors = ensureSysctls()
+            var outcome = applier.apply(plan, pools: pools)
+            outcome.errors = sysctlErrors + outcome.errors
+            return outcome
+        }
+        await stages.announcer.announce(plan.localAnnouncements)
 
         let record = SyncRecord(at: Date(), duration: start.duration(to: clock.now),
                                 reasons: reasons.sorted().map(\.rawValue), configuration: configuration,
@@ -174,9 +180,9 @@ public actor ReconcileLoop {
 
     private func recordMetrics(_ record: SyncRecord) {
         guard let metrics else { return }
-        metrics.update(pools: PoolUsage.rows(pools: record.configuration.pools, assignments: record.allocation.assignments))
-        metrics.record(servicesAllocated: record.plan.services.values.filter { !$0.addresses.isEmpty }.count)
-        metrics.record(announcedAddresses: record.plan.announcements.count)
+        metrics.update(pools: StatusBoard.poolRows(record))
+        metrics.record(servicesAllocated: record.allocation.assignments.count)
+        metrics.record(announcedAddresses: record.plan.localAnnouncements.count)
         metrics.recordIPVSSync(duration: record.dataPlane.ipvsDuration, operations: record.dataPlane.ipvs.performed,
                                errors: record.dataPlane.ipvs.errors.count)
         if record.dataPlane.errors.isEmpty { metrics.record(successfulSyncAt: record.at) }
@@ -188,7 +194,7 @@ public actor ReconcileLoop {
         var metadata: Logger.Metadata = [
             "sync.reason": "\(record.reasons.joined(separator: ","))",
             "sync.duration_ms": "\(Int(StatusBoard.seconds(record.duration) * 1000))",
-            "sync.services": "\(record.plan.services.count)",
+            "sync.services": "\(StatusBoard.handledPlans(record).count)",
             "sync.ipvs_operations": "\(operations)",
             "sync.vips_added": "\(d.vipsAdded.count)",
             "sync.vips_removed": "\(d.vipsRemoved.count)",

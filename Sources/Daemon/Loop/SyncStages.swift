@@ -1,89 +1,37 @@
 // The stages of one sync, each behind a seam so that the loop runs in unit
-// tests with fakes and the real pieces (allocator, planner, IPVS reconciler,
-// announcer) plug in without the loop knowing their internals:
+// tests with fakes, and the kernel pieces plug in without the loop knowing
+// their internals:
 //
 //   snapshot → allocate → plan → reconcile (VIPs, IPVS, SNAT) → announce
+//
+// Allocation and planning are BallastCore's pure Allocator and Planner; their
+// result types (AllocationResult, DesiredState) flow through unchanged.
 import BallastCore
 
-/// What allocation decided.
-public struct AllocationOutcome: Sendable, Hashable {
-    /// Addresses per Service, including the ones kept from before: persisted as is.
-    public var assignments: AssignmentTable
-    /// Handled Services that did not get (all) their addresses, and why
-    /// ("pool public has no free IPv4 address").
-    public var problems: [ObjectRef: String]
-    /// Services in the snapshot that Ballast leaves alone, and why
-    /// ("type is ClusterIP", "loadBalancerClass other.io/lb is not ballast.io/lb").
-    public var ignored: [ObjectRef: String]
+/// Allocates addresses: a pure function of the snapshot, the configuration
+/// and the addresses each Service held before (kept whenever still valid).
+public typealias AllocateStage = @Sendable (_ snapshot: ClusterSnapshot, _ configuration: Configuration,
+                                            _ previous: [ObjectRef: [IPAddress]]) -> AllocationResult
 
-    public init(assignments: AssignmentTable, problems: [ObjectRef: String] = [:], ignored: [ObjectRef: String] = [:]) {
-        self.assignments = assignments
-        self.problems = problems
-        self.ignored = ignored
-    }
-}
+/// Plans this node's data plane: a pure function.
+public typealias PlanStage = @Sendable (_ snapshot: ClusterSnapshot, _ allocation: AllocationResult,
+                                        _ configuration: Configuration, _ nodeName: String) -> DesiredState
 
-/// Where and how this node announces an address.
-public struct Announcement: Sendable, Hashable, Comparable {
-    public var address: IPAddress
-    /// Interface to announce on; nil = the interface whose subnet holds the address.
-    public var interface: String?
-
-    public init(address: IPAddress, interface: String? = nil) {
-        self.address = address
-        self.interface = interface
+public enum DefaultStages {
+    /// BallastCore's Allocator.
+    public static let allocate: AllocateStage = { snapshot, configuration, previous in
+        Allocator(configuration: configuration).allocate(snapshot: snapshot, previous: previous)
     }
 
-    public static func < (a: Self, b: Self) -> Bool { (a.address, a.interface ?? "") < (b.address, b.interface ?? "") }
-}
-
-/// What one handled Service became, for status and explain.
-public struct ServicePlan: Sendable, Hashable {
-    public var ref: ObjectRef
-    public var pool: String?
-    public var addresses: [IPAddress]
-    /// The node elected to announce; nil when no node can (no ready endpoint for Local, no eligible node).
-    public var announcingNode: String?
-    public var trafficPolicy: TrafficPolicy
-    public var endpointsReady: Int
-    public var endpointsTotal: Int
-    /// The virtual services built for it (one per address and port).
-    public var virtualServices: [VirtualServiceKey]
-    /// The planner's account of its decisions, in sentences ("Announced by node2: the only node with a ready endpoint.").
-    public var reasons: [String]
-
-    public init(ref: ObjectRef, pool: String?, addresses: [IPAddress], announcingNode: String?,
-                trafficPolicy: TrafficPolicy, endpointsReady: Int, endpointsTotal: Int,
-                virtualServices: [VirtualServiceKey], reasons: [String] = []) {
-        self.ref = ref
-        self.pool = pool
-        self.addresses = addresses
-        self.announcingNode = announcingNode
-        self.trafficPolicy = trafficPolicy
-        self.endpointsReady = endpointsReady
-        self.endpointsTotal = endpointsTotal
-        self.virtualServices = virtualServices
-        self.reasons = reasons
-    }
-}
-
-/// The desired data plane of this node.
-public struct SyncPlan: Sendable, Hashable {
-    public var ipvs: [IPVSVirtualService]
-    /// Addresses held on the dummy link (so IPVS sees packets to them).
-    public var vips: Set<IPAddress>
-    public var snat: [SNATRule]
-    /// Addresses this node answers ARP/NDP for.
-    public var announcements: [Announcement]
-    public var services: [ObjectRef: ServicePlan]
-
-    public init(ipvs: [IPVSVirtualService] = [], vips: Set<IPAddress> = [], snat: [SNATRule] = [],
-                announcements: [Announcement] = [], services: [ObjectRef: ServicePlan] = [:]) {
-        self.ipvs = ipvs
-        self.vips = vips
-        self.snat = snat
-        self.announcements = announcements
-        self.services = services
+    /// BallastCore's Planner. Liveness: with a manifest directory as the source
+    /// there is no membership protocol, so every Node the manifests list (and
+    /// this node) counts as alive; a Node marked not Ready in its manifest
+    /// (status.conditions) loses its announcements, which is how an operator
+    /// moves addresses off a node.
+    public static let plan: PlanStage = { snapshot, allocation, configuration, node in
+        let live = Set(snapshot.nodes.keys).union([node])
+        return Planner(configuration: configuration, nodeName: node).plan(snapshot: snapshot, allocation: allocation,
+                                                                          liveNodes: live)
     }
 }
 
@@ -92,12 +40,19 @@ public struct IPVSReconcileReport: Sendable, Hashable {
     public var performed: [IPVSOperationKind: Int]
     /// Failed operations, with the virtual service each concerned.
     public var errors: [IPVSFailure]
-    /// The table after the reconcile (or as read, if nothing was changed), for status.
+    /// Desired services that could not be programmed, and why (another owner, ...).
+    public var conflicts: [String]
+    /// Destinations kept at weight 0 while their connections drain.
+    public var draining: Int
+    /// The table after the reconcile, for status.
     public var observed: [ObservedVirtualService]
 
-    public init(performed: [IPVSOperationKind: Int] = [:], errors: [IPVSFailure] = [], observed: [ObservedVirtualService] = []) {
+    public init(performed: [IPVSOperationKind: Int] = [:], errors: [IPVSFailure] = [], conflicts: [String] = [],
+                draining: Int = 0, observed: [ObservedVirtualService] = []) {
         self.performed = performed
         self.errors = errors
+        self.conflicts = conflicts
+        self.draining = draining
         self.observed = observed
     }
 }
@@ -115,25 +70,27 @@ public struct IPVSFailure: Sendable, Hashable, CustomStringConvertible {
     public var description: String { error.description }
 }
 
-/// Allocates addresses: a pure function of the snapshot, the configuration
-/// and the previous assignments (which it should keep whenever still valid).
-public typealias AllocateStage = @Sendable (_ snapshot: ClusterSnapshot, _ configuration: Configuration,
-                                            _ previous: AssignmentTable) -> AllocationOutcome
-
-/// Plans this node's data plane: a pure function.
-public typealias PlanStage = @Sendable (_ snapshot: ClusterSnapshot, _ allocation: AllocationOutcome,
-                                        _ configuration: Configuration, _ nodeName: String) -> SyncPlan
-
 /// Makes the kernel's IPVS table match `desired` for the virtual services
-/// `owns` accepts; never touches the others (another tool's, kube-proxy's).
+/// whose address lies in one of `ownedPrefixes`; never touches the others
+/// (kube-proxy's, an operator's, firewall-mark services).
 public protocol IPVSReconciling: Sendable {
-    func reconcile(desired: [IPVSVirtualService], owns: @escaping @Sendable (VirtualServiceKey) -> Bool) -> IPVSReconcileReport
+    func reconcile(desired: [IPVSVirtualService], ownedPrefixes: [CIDR]) -> IPVSReconcileReport
 }
 
-/// Answers ARP/NDP for a set of addresses.
+extension Array where Element == CIDR {
+    /// Whether `key` is a virtual service whose address one of these prefixes holds.
+    public func owns(_ key: VirtualServiceKey) -> Bool {
+        guard case .address(let address, _, _) = key else { return false }
+        return contains { $0.contains(address) }
+    }
+}
+
+/// Answers ARP/NDP for the addresses this node announces.
 public protocol Announcing: Sendable {
-    /// Makes `announcements` the complete set: starts the new ones (with a
-    /// gratuitous burst), stops the ones no longer listed.
+    /// Keeps announcing until cancelled (a ServiceLifecycle service runs it).
+    func run() async throws
+    /// Makes `announcements` (this node's) the complete set: starts the new
+    /// ones with a gratuitous burst, stops the ones no longer listed.
     func announce(_ announcements: [Announcement]) async
     /// Stops answering for everything, so that a peer's election takes over.
     func stopAll() async
@@ -147,14 +104,18 @@ public struct SyncStages: Sendable {
     public var vips: any VIPControl
     public var snat: any SNATControl
     public var announcer: any Announcing
+    /// Sysctls the data plane needs; returns the failures (see KernelControls).
+    public var ensureSysctls: @Sendable () -> [String]
 
-    public init(allocate: @escaping AllocateStage, plan: @escaping PlanStage, ipvs: any IPVSReconciling,
-                vips: any VIPControl, snat: any SNATControl, announcer: any Announcing) {
+    public init(allocate: @escaping AllocateStage = DefaultStages.allocate, plan: @escaping PlanStage = DefaultStages.plan,
+                ipvs: any IPVSReconciling, vips: any VIPControl, snat: any SNATControl, announcer: any Announcing,
+                ensureSysctls: @escaping @Sendable () -> [String] = { [] }) {
         self.allocate = allocate
         self.plan = plan
         self.ipvs = ipvs
         self.vips = vips
         self.snat = snat
         self.announcer = announcer
+        self.ensureSysctls = ensureSysctls
     }
 }

@@ -11,19 +11,9 @@ import Musl
 import BallastCore
 import Foundation
 
-/// The addresses one Service holds, and the pool they came from.
-public struct ServiceAssignment: Sendable, Hashable {
-    public var pool: String
-    public var addresses: [IPAddress]
-
-    public init(pool: String, addresses: [IPAddress]) {
-        self.pool = pool
-        self.addresses = addresses.sorted()
-    }
-}
-
-/// Every Service's assignment: the allocator's memory.
-public typealias AssignmentTable = [ObjectRef: ServiceAssignment]
+/// Every Service's assignment (pool and addresses, primary family first):
+/// the allocator's memory. `Assignment` is BallastCore's.
+public typealias AssignmentTable = [ObjectRef: Assignment]
 
 /// The on-disk shape (version 1):
 /// {"version":1,"assignments":[{"namespace":"default","name":"web","pool":"public","addresses":["192.0.2.10"]}]}
@@ -57,7 +47,7 @@ struct AssignmentFile: Codable, Equatable {
             let ref = ObjectRef(namespace: entry.namespace, name: entry.name)
             guard !entry.namespace.isEmpty, !entry.name.isEmpty else { throw .invalid("an entry has an empty namespace or name") }
             guard table[ref] == nil else { throw .invalid("\(ref) appears twice") }
-            table[ref] = ServiceAssignment(pool: entry.pool, addresses: entry.addresses)
+            table[ref] = Assignment(pool: entry.pool, addresses: entry.addresses)
         }
         return table
     }

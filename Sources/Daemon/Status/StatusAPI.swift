@@ -191,8 +191,9 @@ public struct ServiceRow: Sendable, Hashable, Codable {
     public var type: String
     public var externalIPs: [IPAddress]
     public var pool: String?
-    /// The node that answers ARP/NDP for the addresses; nil when nobody can (no ready endpoint, no eligible node).
-    public var announcingNode: String?
+    /// The nodes that answer ARP/NDP for the addresses (one per address, often
+    /// the same); empty when nobody can (no ready endpoint, no eligible node).
+    public var announcingNodes: [String]
     /// externalTrafficPolicy: "Cluster" or "Local".
     public var trafficPolicy: String
     public var endpointsReady: Int
@@ -203,14 +204,14 @@ public struct ServiceRow: Sendable, Hashable, Codable {
     public var problem: String?
 
     public init(namespace: String, name: String, type: String, externalIPs: [IPAddress], pool: String?,
-                announcingNode: String?, trafficPolicy: String, endpointsReady: Int, endpointsTotal: Int,
+                announcingNodes: [String], trafficPolicy: String, endpointsReady: Int, endpointsTotal: Int,
                 ipvsDestinations: Int, problem: String? = nil) {
         self.namespace = namespace
         self.name = name
         self.type = type
         self.externalIPs = externalIPs
         self.pool = pool
-        self.announcingNode = announcingNode
+        self.announcingNodes = announcingNodes
         self.trafficPolicy = trafficPolicy
         self.endpointsReady = endpointsReady
         self.endpointsTotal = endpointsTotal

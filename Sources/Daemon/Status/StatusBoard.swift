@@ -13,12 +13,12 @@ public struct SyncRecord: Sendable {
     public var reasons: [String]
     public var configuration: Configuration
     public var snapshot: ClusterSnapshot
-    public var allocation: AllocationOutcome
-    public var plan: SyncPlan
+    public var allocation: AllocationResult
+    public var plan: DesiredState
     public var dataPlane: DataPlaneOutcome
 
     public init(at: Date, duration: Duration, reasons: [String], configuration: Configuration, snapshot: ClusterSnapshot,
-                allocation: AllocationOutcome, plan: SyncPlan, dataPlane: DataPlaneOutcome) {
+                allocation: AllocationResult, plan: DesiredState, dataPlane: DataPlaneOutcome) {
         self.at = at
         self.duration = duration
         self.reasons = reasons
@@ -107,9 +107,9 @@ public final class StatusBoard: Sendable {
         let health: Health = s.lastSync == nil ? .starting : (problems.isEmpty ? .ok : .degraded)
         var counts = StatusCounts()
         if let sync = s.lastSync {
-            counts.services = sync.plan.services.count
-            counts.allocated = sync.plan.services.values.filter { !$0.addresses.isEmpty }.count
-            counts.announced = sync.plan.announcements.count
+            counts.services = handledPlans(sync).count
+            counts.allocated = sync.allocation.assignments.count
+            counts.announced = sync.plan.localAnnouncements.count
             let owned = Set(sync.plan.ipvs.map(\.key))
             let observed = sync.dataPlane.ipvs.observed.filter { owned.contains($0.key) }
             counts.ipvsServices = observed.count
@@ -127,13 +127,14 @@ public final class StatusBoard: Sendable {
 
     static func serviceRows(_ s: State) -> [ServiceRow] {
         guard let sync = s.lastSync else { return [] }
-        let observed = Dictionary(sync.dataPlane.ipvs.observed.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
-        return sync.plan.services.values.sorted { $0.ref < $1.ref }.map { p in
+        let observed = observedByKey(sync)
+        return handledPlans(sync).map { p in
             let service = sync.snapshot.services[p.ref]
             return ServiceRow(
                 namespace: p.ref.namespace, name: p.ref.name, type: service?.type.rawValue ?? ServiceType.loadBalancer.rawValue,
-                externalIPs: p.addresses, pool: p.pool, announcingNode: p.announcingNode,
-                trafficPolicy: p.trafficPolicy.rawValue, endpointsReady: p.endpointsReady, endpointsTotal: p.endpointsTotal,
+                externalIPs: p.addresses, pool: p.pool, announcingNodes: Array(Set(p.announcers.values)).sorted(),
+                trafficPolicy: p.externalTrafficPolicy.rawValue, endpointsReady: p.endpoints.ready,
+                endpointsTotal: p.endpoints.total,
                 ipvsDestinations: p.virtualServices.reduce(0) { $0 + (observed[$1]?.destinations.count ?? 0) },
                 problem: problem(for: p, sync))
         }
@@ -141,19 +142,24 @@ public final class StatusBoard: Sendable {
 
     /// The first thing wrong with a Service, in one phrase.
     static func problem(for p: ServicePlan, _ sync: SyncRecord) -> String? {
-        if let problem = sync.allocation.problems[p.ref] { return problem }
+        if let failure = sync.allocation.failures[p.ref] { return failure.description }
         let keys = Set(p.virtualServices)
         if let failure = sync.dataPlane.ipvs.errors.first(where: { $0.service.map(keys.contains) ?? false }) {
             return failure.description
         }
-        if p.endpointsReady == 0 { return "no ready endpoints" }
-        if p.announcingNode == nil && !p.addresses.isEmpty { return "no node announces it" }
-        return nil
+        return p.reasons.first
     }
 
     static func poolRows(_ s: State) -> [PoolRow] {
-        guard let sync = s.lastSync else { return [] }
-        return PoolUsage.rows(pools: sync.configuration.pools, assignments: sync.allocation.assignments)
+        s.lastSync.map(poolRows) ?? []
+    }
+
+    /// The planner's pool usage, with each pool's autoAssign from the configuration.
+    static func poolRows(_ sync: SyncRecord) -> [PoolRow] {
+        let autoAssign = Dictionary(sync.configuration.pools.map { ($0.name, $0.autoAssign) }, uniquingKeysWith: { a, _ in a })
+        return sync.plan.pools.sorted().map {
+            PoolRow(name: $0.pool, family: $0.family, size: $0.size, inUse: $0.inUse, autoAssign: autoAssign[$0.pool] ?? true)
+        }
     }
 
     static func explain(_ ref: ObjectRef, _ s: State) -> ExplainResponse {
@@ -161,35 +167,39 @@ public final class StatusBoard: Sendable {
             return ExplainResponse(service: ref.description, sentences: ["ballastd has not completed its first sync yet."])
         }
         if let reason = sync.allocation.ignored[ref] {
-            return ExplainResponse(service: ref.description, sentences: ["Ballast leaves it alone: \(reason)."])
+            return ExplainResponse(service: ref.description, sentences: [sentence("Ballast leaves it alone: \(reason)")])
         }
         guard let p = sync.plan.services[ref] else {
-            let known = sync.snapshot.services[ref] != nil
-            return ExplainResponse(service: ref.description, sentences: [
-                known ? "It is in the source, but Ballast does not handle it."
-                      : "No Service of that name is known: \(s.source) defines none. Check the namespace and name.",
-            ])
+            let service = sync.snapshot.services[ref]
+            let sentence = switch service?.type {
+            case nil: "No Service of that name is known: \(s.source) defines none. Check the namespace and name."
+            case .loadBalancer?: "It is a LoadBalancer Service, but Ballast made no plan for it."
+            case let type?: "Ballast leaves it alone: its type is \(type.rawValue), and Ballast handles LoadBalancer Services only."
+            }
+            return ExplainResponse(service: ref.description, sentences: [sentence])
         }
         var sentences: [String] = []
         if p.addresses.isEmpty {
-            sentences.append("It has no address" + (sync.allocation.problems[ref].map { ": \($0)." } ?? "."))
+            sentences.append(sentence("It has no address" + (sync.allocation.failures[ref].map { ": \($0)" } ?? "")))
         } else {
             sentences.append("It has \(list(p.addresses.map(\.description)))" + (p.pool.map { " from pool \($0)." } ?? "."))
-            if let problem = sync.allocation.problems[ref] { sentences.append(problem + ".") }
         }
-        sentences.append("\(p.endpointsReady) of \(p.endpointsTotal) endpoint\(p.endpointsTotal == 1 ? " is" : "s are") ready; externalTrafficPolicy is \(p.trafficPolicy.rawValue).")
-        switch p.announcingNode {
-        case s.node?: sentences.append("This node (\(s.node)) announces it.")
-        case let other?: sentences.append("Node \(other) announces it, not this node (\(s.node)).")
-        case nil: if !p.addresses.isEmpty { sentences.append("No node announces it, so it is unreachable.") }
+        sentences += p.withdrawn.map { sentence($0.description) }
+        sentences.append(sentence("Endpoints: \(p.endpoints); externalTrafficPolicy is \(p.externalTrafficPolicy.rawValue)"))
+        for address in p.addresses {
+            switch p.announcers[address] {
+            case s.node?: sentences.append("This node (\(s.node)) announces \(address).")
+            case let other?: sentences.append("Node \(other) announces \(address), not this node (\(s.node)).")
+            case nil: sentences.append("No node announces \(address), so it is unreachable.")
+            }
         }
-        sentences += p.reasons
-        let observed = Dictionary(sync.dataPlane.ipvs.observed.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
+        sentences += p.reasons.map(sentence)
+        let observed = observedByKey(sync)
         for key in p.virtualServices {
             if let o = observed[key] {
-                let weighted = o.destinations.filter { $0.destination.weight > 0 }.count
+                let draining = o.destinations.filter { $0.destination.weight == 0 }.count
                 sentences.append("IPVS on this node has \(key) with \(o.destinations.count) destination\(o.destinations.count == 1 ? "" : "s")"
-                    + (weighted == o.destinations.count ? "." : " (\(o.destinations.count - weighted) draining at weight 0)."))
+                    + (draining == 0 ? "." : " (\(draining) draining at weight 0)."))
             } else {
                 sentences.append("IPVS on this node lacks \(key).")
             }
@@ -199,6 +209,23 @@ public final class StatusBoard: Sendable {
             sentences.append("The last sync failed to \(failure.error.description).")
         }
         return ExplainResponse(service: ref.description, sentences: sentences)
+    }
+
+    /// The planner also lists LoadBalancer Services that belong to another
+    /// implementation (with the reason); those are not Ballast's to show.
+    static func handledPlans(_ sync: SyncRecord) -> [ServicePlan] {
+        sync.plan.services.values.filter { sync.allocation.ignored[$0.ref] == nil }.sorted { $0.ref < $1.ref }
+    }
+
+    static func observedByKey(_ sync: SyncRecord) -> [VirtualServiceKey: ObservedVirtualService] {
+        Dictionary(sync.dataPlane.ipvs.observed.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    /// Capitalised and ending with a full stop, as the planner's phrases are not.
+    static func sentence(_ text: String) -> String {
+        guard let first = text.first else { return text }
+        let body = first.uppercased() + text.dropFirst()
+        return body.hasSuffix(".") ? body : body + "."
     }
 
     static func ipvs(_ s: State) -> IPVSResponse {

@@ -51,7 +51,7 @@ public enum StatusText {
         let rows = r.services.sorted { $0.ref < $1.ref }.map { s in
             [s.namespace, s.name,
              s.externalIPs.isEmpty ? "<pending>" : s.externalIPs.map(\.description).joined(separator: ","),
-             s.pool ?? "-", s.announcingNode ?? "-", s.trafficPolicy,
+             s.pool ?? "-", s.announcingNodes.isEmpty ? "-" : s.announcingNodes.joined(separator: ","), s.trafficPolicy,
              "\(s.endpointsReady)/\(s.endpointsTotal)", "\(s.ipvsDestinations)", s.problem ?? ""]
         }
         return table(["NAMESPACE", "NAME", "EXTERNAL-IP", "POOL", "ANNOUNCER", "POLICY", "READY", "IPVS-DESTS", "PROBLEM"], rows)
