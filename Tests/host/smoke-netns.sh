@@ -5,8 +5,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib/netns.sh"
 require_root
 require_cmd ip ping socat
 
-a=$(unique_name host-a)
-b=$(unique_name host-b)
+a=$(unique_name smoke-a)
+b=$(unique_name smoke-b)
 netns_add "$a"
 netns_add "$b"
 veth_link "$a" eth0 10.91.0.1/24 "$b" eth0 10.91.0.2/24

@@ -48,8 +48,13 @@ wait_for_port "$backend" 10.90.2.2 8080
 body=$(in_ns "$client" curl -sS --max-time 10 "http://$vip/")
 assert_eq "$marker" "$body" "response through the VIP"
 
-stats=$(in_ns "$node" ipvsadm -Ln --stats -t "$vip:80")
-assert_contains "$stats" "10.90.2.2:8080"
-conns=$(awk '$2 == "10.90.2.2:8080" { print $3 }' <<< "$stats")
-[[ $conns -ge 1 ]] || fail "IPVS counted no connection to the backend: $stats"
+# The kernel folds its per-CPU counters into these totals every 2 s.
+conns=0
+for _ in $(seq 50); do
+    stats=$(in_ns "$node" ipvsadm -Ln --stats -t "$vip:80")
+    conns=$(awk '$2 == "10.90.2.2:8080" { print $3 }' <<< "$stats")
+    ((conns >= 1)) && break
+    sleep 0.1
+done
+((conns >= 1)) || fail "IPVS counted no connection to the backend: $stats"
 echo "ok: IPVS table read back; client reached $vip:80 through masquerade to 10.90.2.2:8080"

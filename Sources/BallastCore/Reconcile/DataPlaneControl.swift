@@ -59,9 +59,12 @@ public protocol VIPControl: Sendable {
 
 /// Ballast's own nftables table holding the SNAT rules.
 public protocol SNATControl: Sendable {
-    /// The rules currently in the table, or nil when the table does not exist.
+    /// The rules currently in the table, in `SNATRule.canonical` form, or nil
+    /// when the table does not exist or holds something the implementation
+    /// did not write (either way it must be replaced).
     func current() throws(DataPlaneError) -> [SNATRule]?
-    /// Replaces the whole table atomically with one holding exactly `rules`.
+    /// Replaces the whole table atomically with one holding exactly
+    /// `SNATRule.canonical(rules)`.
     func replace(with rules: [SNATRule]) throws(DataPlaneError)
     /// Deletes the table (`ballastd cleanup`).
     func removeTable() throws(DataPlaneError)

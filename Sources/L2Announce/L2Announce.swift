@@ -1,1 +1,0 @@
-// L2Announce

@@ -1,0 +1,251 @@
+import BallastCore
+import FoundationEssentials
+import L2Frames
+import Logging
+import Metrics
+
+/// Makes addresses reachable on the local segment by answering ARP and
+/// neighbour solicitations for them from this node, like MetalLB's layer-2
+/// mode. The daemon decides which addresses this node announces (exactly one
+/// node per address) and calls `setAnnounced`; `run` keeps interfaces and
+/// ports current until cancelled.
+///
+/// Replies are sent on the ports' own threads; the actor owns the plan:
+/// which address goes out of which interface, the gratuitous bursts, the
+/// periodic refresh and the interface scans.
+public actor L2Announcer {
+    private let settings: L2AnnounceSettings
+    private let logger: Logger
+    private let directory: any InterfaceDirectory
+    private let network: any PacketNetwork
+    private let clock: any Clock<Duration>
+    private let metricsFactory: any MetricsFactory
+    private let now: @Sendable () -> Date
+
+    private var desired: [IPAddress: L2InterfaceSelection] = [:]
+    private var running = false
+    private var links: [String: LinkResponder] = [:]
+    private var assignment = Assignment(desired: [:], available: [])
+    /// Bursts and refreshes, one per (address, interface) announced.
+    private var announcements: [AnnouncementKey: Task<Void, Never>] = [:]
+    private var since: [IPAddress: Date] = [:]
+    /// Interfaces whose arp_* sysctls were checked, by name, with the ifindex
+    /// seen then: a link created again under the same name is checked again.
+    private var preparedSysctls: [String: Int32] = [:]
+    private let conflicts = ConflictLedger()
+
+    private struct AnnouncementKey: Hashable {
+        var address: IPAddress
+        var interface: String
+        var mac: MACAddress
+    }
+
+    /// - Parameters:
+    ///   - interfaces, packets: the kernel; Linux implementations by default,
+    ///     fakes from BallastFakes in tests.
+    ///   - clock: paces bursts, refreshes and scans.
+    ///   - now: wall-clock time for the status ("announcing since").
+    public init(settings: L2AnnounceSettings = L2AnnounceSettings(), logger: Logger,
+                interfaces: any InterfaceDirectory = LinuxInterfaceDirectory(),
+                packets: any PacketNetwork = LinuxPacketNetwork(),
+                clock: any Clock<Duration> = ContinuousClock(),
+                metrics: any MetricsFactory = MetricsSystem.factory,
+                now: @escaping @Sendable () -> Date = { Date() }) {
+        self.settings = settings
+        self.logger = logger
+        self.directory = interfaces
+        self.network = packets
+        self.clock = clock
+        self.metricsFactory = metrics
+        self.now = now
+    }
+
+    /// Announces until the task is cancelled, then stops answering, stops all
+    /// bursts and closes every port. Throws only when interfaces cannot be
+    /// listed at start; later failures are logged and retried at the next scan.
+    public func run() async throws {
+        _ = try directory.interfaces()
+        running = true
+        defer { shutDown() }
+        reconcile()
+        while !Task.isCancelled {
+            do {
+                try await clock.sleep(for: settings.rescanInterval)
+            } catch {
+                break
+            }
+            reconcile()
+        }
+    }
+
+    /// Replaces the set of addresses this node announces. New addresses get
+    /// their first gratuitous round before this returns (when running);
+    /// removed ones are not answered any more once it returns.
+    public func setAnnounced(_ addresses: [IPAddress: L2InterfaceSelection]) {
+        desired = addresses
+        if running { reconcile() }
+    }
+
+    public func snapshot() -> L2Status {
+        let conflictRecords = conflicts.all
+        var announcedOn: [IPAddress: [String]] = [:]
+        for key in announcements.keys { announcedOn[key.address, default: []].append(key.interface) }
+        let addresses = Set(desired.keys).union(conflictRecords.keys).sorted().map { address in
+            var problems: [String] = []
+            if let problem = desired[address] == nil ? "not announced by this node" : assignment.problems[address] {
+                problems.append(problem)
+            }
+            let unopened = (assignment.interfaces[address] ?? []).filter { links[$0] == nil }.sorted()
+            if !unopened.isEmpty {
+                problems.append("cannot open packet sockets on \(unopened.joined(separator: ", ")) (see log)")
+            }
+            return L2Status.Address(
+                address: address, interfaces: (announcedOn[address] ?? []).sorted(), announcingSince: since[address],
+                problem: problems.isEmpty ? nil : problems.joined(separator: "; "), conflicts: conflictRecords[address])
+        }
+        let interfaces = links.values.sorted { $0.interface.name < $1.interface.name }.map {
+            L2Status.Interface(name: $0.interface.name, mac: $0.mac, counters: $0.snapshotCounters)
+        }
+        return L2Status(addresses: addresses, interfaces: interfaces)
+    }
+
+    // MARK: Reconcile
+
+    private func reconcile() {
+        let available: [NetworkInterface]
+        do {
+            available = try directory.interfaces()
+        } catch {
+            logger.error("cannot list interfaces; keeping the previous announcement plan",
+                         metadata: ["error": "\(error)"])
+            return
+        }
+        if settings.manageSysctls { prepareSysctls(available.filter(\.canAnnounce)) }
+
+        let next = Assignment(desired: desired, available: available)
+        for (address, problem) in next.problems where assignment.problems[address] != problem {
+            logger.warning("address not announced everywhere asked", metadata: [
+                "l2.address": "\(address)", "l2.problem": "\(problem)",
+            ])
+        }
+        assignment = next
+        openAndCloseLinks(available: available, needed: Set(next.interfaces.values.joined()))
+
+        // Tell every responder what to answer before starting or stopping bursts,
+        // so a released address is silent at once and a new one answered at once.
+        var perLink: [String: Set<IPAddress>] = [:]
+        for (address, names) in next.interfaces {
+            for name in names where links[name] != nil { perLink[name, default: []].insert(address) }
+        }
+        let ownMACs = Set(links.values.map(\.mac))
+        for (name, link) in links {
+            link.update(announced: perLink[name] ?? [], ownMACs: ownMACs)
+        }
+
+        let wanted = Set(perLink.flatMap { name, addresses in
+            addresses.map { AnnouncementKey(address: $0, interface: name, mac: links[name]!.mac) }
+        })
+        for key in Set(announcements.keys).subtracting(wanted) {
+            announcements.removeValue(forKey: key)?.cancel()
+        }
+        for key in wanted.subtracting(announcements.keys) {
+            announcements[key] = startAnnouncing(key)
+        }
+        let announcedNow = Set(wanted.map(\.address))
+        since = since.filter { announcedNow.contains($0.key) }
+        for address in announcedNow where since[address] == nil {
+            since[address] = now()
+            logger.info("announcing", metadata: [
+                "l2.address": "\(address)",
+                "l2.interfaces": "\(next.interfaces[address, default: []].sorted().joined(separator: ","))",
+            ])
+        }
+    }
+
+    private func openAndCloseLinks(available: [NetworkInterface], needed: Set<String>) {
+        let current = Dictionary(available.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        for (name, link) in links {
+            // Gone, not needed, down, recreated (new ifindex) or new MAC: close,
+            // and reopen below if still needed.
+            let keep = current[name].map {
+                needed.contains(name) && $0.canAnnounce && $0.index == link.interface.index && $0.mac == link.mac
+            } ?? false
+            if !keep {
+                link.close()
+                links[name] = nil
+                logger.debug("closed packet port", metadata: ["l2.interface": "\(name)"])
+            }
+        }
+        for name in needed where links[name] == nil {
+            guard let interface = current[name], let mac = interface.mac else { continue }
+            do {
+                let port = try network.open(interface)
+                let link = LinkResponder(interface: interface, mac: mac, port: port, conflicts: conflicts,
+                                         metrics: metricsFactory, logger: logger, now: now)
+                link.start()
+                links[name] = link
+                logger.debug("opened packet port", metadata: ["l2.interface": "\(name)", "l2.mac": "\(mac)"])
+            } catch {
+                logger.error("cannot open packet port; addresses on it are not announced",
+                             metadata: ["l2.interface": "\(name)", "error": "\(error)"])
+            }
+        }
+    }
+
+    /// First round now (the takeover latency is this call), the rest of the
+    /// burst and the refreshes from a task, paced by the clock.
+    private func startAnnouncing(_ key: AnnouncementKey) -> Task<Void, Never> {
+        let link = links[key.interface]!
+        link.announce(key.address)
+        let (clock, settings) = (self.clock, self.settings)
+        return Task {
+            do {
+                for _ in 1..<settings.garpCount {
+                    try await clock.sleep(for: settings.garpInterval)
+                    link.announce(key.address)
+                }
+                guard let refresh = settings.refreshInterval else { return }
+                while true {
+                    try await clock.sleep(for: refresh)
+                    link.announce(key.address)
+                }
+            } catch {
+                // Cancelled: the address was released or moved.
+            }
+        }
+    }
+
+    /// arp_ignore=1: answer ARP only for addresses on the receiving interface,
+    /// so the kernel never answers for VIPs held on the NOARP dummy link (on
+    /// this node or any other). arp_announce=2: never use such an address as
+    /// the source of the kernel's own ARP requests. The kernel applies the
+    /// larger of the interface's and "all"'s value, so only lower values are raised.
+    private func prepareSysctls(_ interfaces: [NetworkInterface]) {
+        for interface in interfaces where preparedSysctls[interface.name] != interface.index {
+            preparedSysctls[interface.name] = interface.index
+            for (name, minimum) in [("arp_ignore", 1), ("arp_announce", 2)] {
+                let key = "net/ipv4/conf/\(interface.name)/\(name)"
+                do {
+                    let current = Int(try directory.sysctl(key)) ?? 0
+                    // arp_ignore 1..3 and 8 all keep the kernel quiet for foreign addresses.
+                    guard current < minimum else { continue }
+                    try directory.setSysctl(key, to: String(minimum))
+                    logger.info("set \(name)=\(minimum)", metadata: ["l2.interface": "\(interface.name)"])
+                } catch {
+                    logger.error("cannot set \(name)=\(minimum); the kernel may answer ARP for VIPs itself",
+                                 metadata: ["l2.interface": "\(interface.name)", "error": "\(error)"])
+                }
+            }
+        }
+    }
+
+    private func shutDown() {
+        running = false
+        for task in announcements.values { task.cancel() }
+        announcements = [:]
+        for link in links.values { link.close() }
+        links = [:]
+        since = [:]
+        assignment = Assignment(desired: [:], available: [])
+    }
+}

@@ -1,1 +1,0 @@
-print("ballastctl: not yet implemented")

@@ -1,0 +1,237 @@
+// Support for IPVSClientTests: a fresh network namespace per test, ipvsadm
+// run inside it, and a reader of `ipvsadm -Sn` output as an independent view
+// of the kernel's table.
+//
+// Isolation: each test creates its own named namespace (`ip netns add`),
+// creates its IPVSNetlinkClient on a short-lived thread that has entered that
+// namespace (a netlink socket stays in the namespace it was opened in), and
+// runs ipvsadm through `ip netns exec`. Tests therefore run in parallel
+// without seeing each other's services, and nothing is left behind in the
+// namespace of the test process.
+
+import BallastCore
+import Foundation
+import NetlinkIPVS
+import Synchronization
+import Testing
+
+let ipvsKernelTestsEnabled = ProcessInfo.processInfo.environment["BALLAST_KERNEL_TESTS"] == "1"
+
+/// A network namespace made for one test, with routes so that IPVS accepts
+/// real servers in 10.0.0.0/8 and 2001:db8::/32 (it refuses destinations it
+/// cannot route as unicast) and a dummy link for virtual addresses.
+final class IPVSTestNamespace: Sendable {
+    let name: String
+    private static let counter = Atomic<Int>(0)
+
+    init() throws {
+        name = "ipvs-test-\(getpid())-\(Self.counter.add(1, ordering: .relaxed).newValue)"
+        try ipvsTestCommand(["ip", "netns", "add", name])
+        do {
+            for command in [
+                ["link", "set", "lo", "up"],
+                ["link", "add", "ipvst0", "type", "dummy"],
+                ["link", "set", "ipvst0", "up"],
+                ["route", "add", "10.0.0.0/8", "dev", "ipvst0"],
+                ["-6", "route", "add", "2001:db8::/32", "dev", "ipvst0"],
+            ] {
+                try ipvsTestCommand(["ip", "-n", name] + command)
+            }
+        } catch {
+            _ = try? ipvsTestCommand(["ip", "netns", "del", name])
+            throw error
+        }
+    }
+
+    deinit {
+        _ = try? ipvsTestCommand(["ip", "netns", "del", name])
+    }
+
+    /// An IPVS client whose socket lives in this namespace.
+    func client() throws -> IPVSNetlinkClient {
+        try inside { try IPVSNetlinkClient() }
+    }
+
+    /// Runs `body` on a new thread that has entered this namespace; the
+    /// namespace switch dies with the thread.
+    func inside<T: Sendable>(_ body: @escaping @Sendable () throws -> T) throws -> T {
+        let path = "/run/netns/\(name)"
+        let outcome = Mutex<Result<T, any Error>?>(nil)
+        let finished = DispatchSemaphore(value: 0)
+        let thread = Thread {
+            defer { finished.signal() }
+            let result = Result<T, any Error> {
+                let fd = open(path, O_RDONLY | O_CLOEXEC)
+                guard fd >= 0 else { throw IPVSTestFailure("open \(path): errno \(errno)") }
+                defer { close(fd) }
+                guard setNetworkNamespace(fd) == 0 else { throw IPVSTestFailure("setns \(path): errno \(errno)") }
+                return try body()
+            }
+            outcome.withLock { $0 = result }
+        }
+        thread.start()
+        finished.wait()
+        return try outcome.withLock { $0! }.get()
+    }
+
+    /// Runs a command inside the namespace and returns what it printed.
+    @discardableResult
+    func run(_ arguments: String...) throws -> String {
+        try ipvsTestCommand(["ip", "netns", "exec", name] + arguments)
+    }
+
+    /// The table as `ipvsadm -Sn` prints it.
+    func ipvsadmSave() throws -> [IPVSVirtualService] {
+        try IPVSAdmSaveParser.parse(run("ipvsadm", "-Sn"))
+    }
+}
+
+/// setns(2) is declared by glibc only under _GNU_SOURCE, which Swift's Glibc
+/// module does not set; look the symbol up instead.
+private func setNetworkNamespace(_ fd: Int32) -> Int32 {
+    typealias SetNS = @convention(c) (Int32, Int32) -> Int32
+    let cloneNewNet: Int32 = 0x4000_0000  // CLONE_NEWNET
+    guard let handle = dlopen(nil, RTLD_NOW), let symbol = dlsym(handle, "setns") else { return -1 }
+    return unsafeBitCast(symbol, to: SetNS.self)(fd, cloneNewNet)
+}
+
+struct IPVSTestFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Runs a command in the test process's own namespace and returns what it printed.
+@discardableResult
+func ipvsTestCommand(_ arguments: [String]) throws -> String {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = arguments
+    let output = Pipe()
+    process.standardOutput = output
+    process.standardError = output
+    try process.run()
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    let text = String(decoding: data, as: UTF8.self)
+    guard process.terminationStatus == 0 else {
+        throw IPVSTestFailure("\(arguments.joined(separator: " ")) exited with \(process.terminationStatus): \(text)")
+    }
+    return text
+}
+
+/// Reads `ipvsadm -Sn` (rules in ipvsadm's own command-line syntax) back into
+/// values, written independently of NetlinkIPVS's decoder.
+enum IPVSAdmSaveParser {
+    static func parse(_ text: String) throws -> [IPVSVirtualService] {
+        var services: [VirtualServiceKey: IPVSVirtualService] = [:]
+        for line in text.split(separator: "\n") {
+            var tokens = line.split(separator: " ").map(String.init)[...]
+            let verb = tokens.popFirst()
+            var key: VirtualServiceKey?
+            var service = IPVSVirtualService(key: .firewallMark(1, family: .ipv4))
+            var destination = IPVSDestination(address: IPAddress("0.0.0.0")!, port: 0)
+            var ipv6 = false
+            var mark: UInt32?
+            var timeout: UInt32?
+            var netmask: Int?
+            while let option = tokens.popFirst() {
+                switch option {
+                case "-t", "-u", "--sctp-service":
+                    let proto: IPVSProtocol = option == "-t" ? .tcp : option == "-u" ? .udp : .sctp
+                    let (address, port) = try endpoint(tokens.popFirst())
+                    key = .address(address, port: port, protocol: proto)
+                case "-f": mark = UInt32(tokens.popFirst() ?? "")
+                case "-6": ipv6 = true
+                case "-s": service.scheduler = try value(IPVSScheduler(rawValue: tokens.popFirst() ?? ""), line)
+                case "-p": timeout = UInt32(tokens.popFirst() ?? "")
+                case "-M":
+                    let mask = tokens.popFirst() ?? ""
+                    netmask = try Int(mask) ?? value(IPv4Address(mask), line).value.nonzeroBitCount
+                case "-o": service.flags.insert(.onePacket)
+                case "-b":
+                    for flag in (tokens.popFirst() ?? "").split(separator: ",") {
+                        switch flag {
+                        case "sh-fallback", "mh-fallback": service.flags.insert(.schedFlag1)
+                        case "sh-port", "mh-port": service.flags.insert(.schedFlag2)
+                        case "flag-3": service.flags.insert(.schedFlag3)
+                        default: throw IPVSTestFailure("unknown -b flag \(flag) in: \(line)")
+                        }
+                    }
+                case "-r":
+                    (destination.address, destination.port) = try endpoint(tokens.popFirst())
+                case "-m": destination.forwarding = .masquerade
+                case "-g": destination.forwarding = .directRoute
+                case "-i": destination.forwarding = .tunnel
+                case "-w": destination.weight = try value(Int32(tokens.popFirst() ?? ""), line)
+                case "-x": destination.upperThreshold = try value(UInt32(tokens.popFirst() ?? ""), line)
+                case "-y": destination.lowerThreshold = try value(UInt32(tokens.popFirst() ?? ""), line)
+                case "--tun-type":
+                    guard tokens.popFirst() == "ipip" else { throw IPVSTestFailure("tunnel type in: \(line)") }
+                default:
+                    throw IPVSTestFailure("unknown option \(option) in: \(line)")
+                }
+            }
+            if let mark { key = .firewallMark(mark, family: ipv6 ? .ipv6 : .ipv4) }
+            let serviceKey = try value(key, line)
+            switch verb {
+            case "-A":
+                service.key = serviceKey
+                if let timeout {
+                    service.persistence = IPVSPersistence(timeout: timeout,
+                                                          netmaskPrefix: netmask ?? serviceKey.family.bitWidth)
+                }
+                services[serviceKey] = service
+            case "-a":
+                services[serviceKey, default: IPVSVirtualService(key: serviceKey)].destinations.append(destination)
+            default:
+                throw IPVSTestFailure("unexpected line: \(line)")
+            }
+        }
+        return Array(services.values).inDumpOrder
+    }
+
+    private static func endpoint(_ token: String?) throws -> (IPAddress, UInt16) {
+        guard let token, let colon = token.lastIndex(of: ":") else { throw IPVSTestFailure("endpoint \(token ?? "")") }
+        var host = token[..<colon]
+        if host.hasPrefix("[") { host = host.dropFirst().dropLast() }
+        guard let address = IPAddress(String(host)), let port = UInt16(token[token.index(after: colon)...]) else {
+            throw IPVSTestFailure("endpoint \(token)")
+        }
+        return (address, port)
+    }
+
+    private static func value<T>(_ value: T?, _ line: Substring) throws -> T {
+        guard let value else { throw IPVSTestFailure("cannot read: \(line)") }
+        return value
+    }
+}
+
+/// The counters `ipvsadm -Ln --stats` prints, by "service" or "-> destination" line.
+enum IPVSAdmStatsParser {
+    /// Conns column of each line, keyed by the address text ipvsadm prints
+    /// ("TCP  192.0.2.10:80" → "192.0.2.10:80"; "  -> 10.0.0.5:8080" → "10.0.0.5:8080").
+    static func connections(_ text: String) -> [String: UInt64] {
+        var result: [String: UInt64] = [:]
+        for line in text.split(separator: "\n") {
+            let columns = line.split(separator: " ")
+            guard columns.count >= 3 else { continue }
+            if columns[0] == "->", let conns = UInt64(columns[2]) {
+                result[String(columns[1])] = conns
+            } else if ["TCP", "UDP", "SCTP"].contains(columns[0]), let conns = UInt64(columns[2]) {
+                result[String(columns[1])] = conns
+            }
+        }
+        return result
+    }
+}
+
+extension Array where Element == IPVSVirtualService {
+    /// In the order a dump returns: services by key, destinations by endpoint.
+    var inDumpOrder: [IPVSVirtualService] {
+        map { service in
+            var sorted = service
+            sorted.destinations.sort()
+            return sorted
+        }.sorted { $0.key < $1.key }
+    }
+}

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Graceful removal: a client holds a TCP connection through the VIP to one
+# backend; that backend is removed from the file. apply sets it to weight 0
+# (the held connection keeps working, new connections go to the other
+# backend) and leaves it draining; once the client closes, `apply --wait`
+# deletes it as soon as it is idle. A second drain that never becomes idle
+# ends at --drain-timeout.
+source "$(dirname "${BASH_SOURCE[0]}")/ipvs-lib.sh"
+require_cmd python3 socat
+
+lb_topology "$(unique_name rcn-d)"
+# Each backend greets with its name, then echoes.
+ns_spawn "$b1" socat TCP-LISTEN:8080,bind=10.1.1.2,fork,reuseaddr SYSTEM:'echo b1; exec cat'
+ns_spawn "$b2" socat TCP-LISTEN:8080,bind=10.1.2.2,fork,reuseaddr SYSTEM:'echo b2; exec cat'
+wait_for_port "$b1" 10.1.1.2 8080 30
+wait_for_port "$b2" 10.1.2.2 8080 30
+
+table() { # the backends to keep, as "1 2", "2", ...
+    {
+        echo "services:"
+        echo "  - address: 192.0.2.10"
+        echo "    port: 80"
+        echo "    destinations:"
+        for n in "$@"; do echo "      - {address: 10.1.$n.2, port: 8080}"; done
+        (($#)) || echo "      []"
+    } > "$work/table.yaml"
+}
+
+# A client that holds one connection and obeys commands written to a FIFO:
+# "ping" (send a line, expect it echoed) and "reset" (close with RST).
+cat > "$work/holder.py" <<'PY'
+import socket, struct, sys
+fifo, log = sys.argv[1], sys.argv[2]
+def note(text):
+    with open(log, "a") as f:
+        f.write(text + "\n")
+s = socket.create_connection(("192.0.2.10", 80), timeout=10)
+f = s.makefile("rwb", buffering=0)
+note("connected to " + f.readline().decode().strip())
+while True:
+    with open(fifo) as commands:
+        for command in commands:
+            command = command.strip()
+            if command == "ping":
+                f.write(b"ping\n")
+                note("reply " + f.readline().decode().strip())
+            elif command == "reset":
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                s.close()
+                note("reset")
+                sys.exit(0)
+PY
+# holder NAME: start a holder; its log is $work/NAME.log, its FIFO $work/NAME.fifo.
+holder() {
+    mkfifo "$work/$1.fifo"
+    : > "$work/$1.log"
+    ns_spawn "$client" python3 "$work/holder.py" "$work/$1.fifo" "$work/$1.log"
+    await_log "$1" 1
+}
+# await_log NAME LINES: wait until the holder's log has LINES lines.
+await_log() {
+    local deadline=$((SECONDS + 20))
+    until (($(wc -l < "$work/$1.log") >= $2)); do
+        ((SECONDS < deadline)) || fail "holder $1 wrote $(wc -l < "$work/$1.log") of $2 lines: $(cat "$work/$1.log")"
+        sleep 0.1
+    done
+}
+say() { echo "$2" > "$work/$1.fifo"; }
+greeting() { ip netns exec "$client" socat -T5 - TCP:192.0.2.10:80 </dev/null | head -n1; }
+
+table 1 2
+ctl "$lb" ipvs apply "$work/table.yaml" >/dev/null
+
+holder first
+held=$(sed -n 's/^connected to b//p' "$work/first.log")
+[[ $held == 1 || $held == 2 ]] || fail "unexpected greeting: $(cat "$work/first.log")"
+other=$((3 - held))
+assert_eq 1 "$(conns "$lb" "10.1.$held.2:8080")" "active connections of the held backend"
+
+# Remove the held backend: it drains at weight 0.
+table "$other"
+out=$(ctl "$lb" ipvs apply "$work/table.yaml")
+assert_contains "$out" "edit destination 10.1.$held.2:8080 of TCP 192.0.2.10:80: weight → 0, draining 1 connections"
+assert_contains "$out" "draining 10.1.$held.2:8080 of TCP 192.0.2.10:80: 1 connections (1 active, 0 inactive, 0 persistent)"
+assert_contains "$out" "applied 1 write (0 failed), 1 draining"
+assert_contains "$(ipvs_rules "$lb")" "-r 10.1.$held.2:8080 -m -w 0"
+
+# The held connection still works; new connections avoid the draining backend.
+say first ping
+await_log first 2
+assert_eq "reply ping" "$(sed -n 2p "$work/first.log")" "echo through the draining destination"
+for _ in 1 2 3; do
+    assert_eq "b$other" "$(greeting)" "a new connection while b$held drains"
+done
+
+# Without memory between runs, a weight-0 destination with connections is
+# still draining: another apply writes nothing and keeps it.
+out=$(ctl "$lb" ipvs apply "$work/table.yaml")
+assert_contains "$out" "applied 0 writes (0 failed), 1 draining"
+
+# The client closes (RST: the kernel forgets the connection ~10 s later);
+# --wait deletes the destination once it is idle, long before the timeout.
+say first reset
+await_log first 3
+start=$SECONDS
+out=$(ctl "$lb" ipvs apply "$work/table.yaml" --wait --drain-timeout 200)
+assert_contains "$out" "delete destination 10.1.$held.2:8080 from TCP 192.0.2.10:80: drained, idle"
+assert_contains "$out" "0 draining"
+((SECONDS - start < 150)) || fail "--wait took $((SECONDS - start)) s for an idle destination"
+assert_not_contains "$(ipvs_rules "$lb")" "10.1.$held.2:8080"
+
+# A connection that never closes: --drain-timeout ends the drain.
+holder second
+assert_eq "connected to b$other" "$(cat "$work/second.log")" "the only backend left"
+table
+start=$SECONDS
+out=$(ctl "$lb" ipvs apply "$work/table.yaml" --wait --drain-timeout 3)
+assert_contains "$out" "waiting for 1 draining destinations (at most 3s)"
+assert_contains "$out" "delete destination 10.1.$other.2:8080 from TCP 192.0.2.10:80: drain timeout after"
+assert_contains "$out" "1 connections dropped"
+((SECONDS - start >= 3)) || fail "the drain ended before its timeout"
+assert_not_contains "$(ipvs_rules "$lb")" "-r 10.1."
+assert_contains "$(ipvs_rules "$lb")" "-A -t 192.0.2.10:80 -s rr"
