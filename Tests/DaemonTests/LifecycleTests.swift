@@ -35,21 +35,6 @@ final class TableIPVS: IPVSControl {
     var performed: [IPVSOperation] { state.withLock { $0.performed } }
 }
 
-/// Reconciles with the daemon's ownership rule over an IPVSControl (services only), so dry-run is checked end to end.
-struct TableReconciler: IPVSReconciling {
-    let control: any IPVSControl
-    func reconcile(desired: [IPVSVirtualService], ownedPrefixes: [CIDR]) -> IPVSReconcileReport {
-        let current = (try? control.dump()) ?? []
-        let wanted = Set(desired.map(\.key))
-        var ops: [IPVSOperation] = current.map(\.key).filter { ownedPrefixes.owns($0) && !wanted.contains($0) }.map { .deleteService($0) }
-        ops += desired.filter { d in !current.contains { $0.key == d.key } }.map { .addService($0) }
-        _ = control.perform(ops)
-        var performed: [IPVSOperationKind: Int] = [:]
-        for op in ops { performed[IPVSOperationKind(op), default: 0] += 1 }
-        return IPVSReconcileReport(performed: performed, observed: (try? control.dump()) ?? [])
-    }
-}
-
 @Suite struct CleanupTests {
     @Test func removesOnlyWhatIsBallasts() throws {
         let ours = VirtualServiceKey.address(IPAddress("192.0.2.10")!, port: 80, protocol: .tcp)
@@ -92,7 +77,7 @@ struct TableReconciler: IPVSReconciling {
         let reload = ReloadService(
             path: "/etc/ballast/ballast.yaml", running: testConfiguration(),
             load: { path in throw TestDecodeError(path: path, line: 7, message: "unknown field \"pool\"") },
-            loop: loop, board: h.board, metrics: nil, notifier: SystemdNotifier(environment: [:]), logger: quietLogger)
+            loop: loop, reconciler: nil, board: h.board, metrics: nil, notifier: SystemdNotifier(environment: [:]), logger: quietLogger)
         await reload.reload()
         let config = h.board.answer(.status).status?.config
         #expect(config?.state == .stale)
@@ -107,7 +92,7 @@ struct TableReconciler: IPVSReconciling {
         var next = testConfiguration()
         next.ipvs.scheduler = .lc
         let reload = ReloadService(path: "c.yaml", running: testConfiguration(), load: { [next] _ in LoadedConfiguration(configuration: next) },
-                                   loop: loop, board: h.board, metrics: nil, notifier: SystemdNotifier(environment: [:]),
+                                   loop: loop, reconciler: nil, board: h.board, metrics: nil, notifier: SystemdNotifier(environment: [:]),
                                    logger: quietLogger)
         await reload.reload()
         #expect(await loop.currentConfiguration.ipvs.scheduler == .lc)
@@ -128,8 +113,7 @@ struct TableReconciler: IPVSReconciling {
                 return ManifestFilesSource(directory: directory, decoder: testDecoder, logger: logger)
             },
             makeKernel: { _, _ in
-                KernelControls(ipvs: ipvs, vips: vips, snat: snat, announcer: announcer,
-                               makeReconciler: { control, _ in TableReconciler(control: control) }, ensureSysctls: { [] })
+                KernelControls(ipvs: ipvs, vips: vips, snat: snat, announcer: announcer, ensureSysctls: { [] })
             })
     }
 

@@ -38,14 +38,14 @@ final class TestIPVSReconciler: IPVSReconciling {
     let enteredCount = Mutex(0)
     var entered: Int { enteredCount.withLock { $0 } }
 
-    func reconcile(desired: [IPVSVirtualService], ownedPrefixes: [CIDR]) -> IPVSReconcileReport {
+    func reconcile(desired: [IPVSVirtualService], ownership: IPVSOwnership) -> IPVSReconcileReport {
         enteredCount.withLock { $0 += 1 }
         if let g = gate.withLock({ $0 }) { g.wait() }
         return state.withLock { s in
             s.calls += 1
             var performed: [IPVSOperationKind: Int] = [:]
             let wanted = Dictionary(uniqueKeysWithValues: desired.map { ($0.key, $0) })
-            for key in s.table.keys where ownedPrefixes.owns(key) && wanted[key] == nil {
+            for key in s.table.keys where ownership.owns(key) && wanted[key] == nil {
                 s.table[key] = nil
                 performed[.deleteService, default: 0] += 1
             }

@@ -225,10 +225,10 @@ final class LoopHarness: Sendable {
 
     @Test func poolsAndLinkAddressesAreOwned() {
         let pool = AddressPool(name: "p", ranges: [AddressRange(first: IPAddress("192.0.2.10")!, last: IPAddress("192.0.2.12")!)!])
-        let owned = DataPlaneApplier.ownedPrefixes(pools: [pool], onLink: [IPAddress("203.0.113.5")!])
-        func owns(_ a: String) -> Bool { owned.owns(.address(IPAddress(a)!, port: 80, protocol: .tcp)) }
+        let ownership = DataPlaneApplier.ownership(pools: [pool], onLink: [IPAddress("203.0.113.5")!])
+        func owns(_ a: String) -> Bool { ownership.owns(.address(IPAddress(a)!, port: 80, protocol: .tcp)) }
         #expect(owns("192.0.2.10") && owns("192.0.2.12") && owns("203.0.113.5"))
         #expect(!owns("192.0.2.9") && !owns("192.0.2.13") && !owns("10.96.0.1"))
-        #expect(!owned.owns(.firewallMark(1, family: .ipv4)))
+        #expect(!ownership.owns(.firewallMark(1, family: .ipv4)))
     }
 }

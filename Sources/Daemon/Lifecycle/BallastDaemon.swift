@@ -27,21 +27,17 @@ public struct KernelControls: Sendable {
     public var vips: any VIPControl
     public var snat: any SNATControl
     public var announcer: any Announcing
-    /// The IPVS reconciler over a given table (the real one, or the dry-run wrapper of it).
-    public var makeReconciler: @Sendable (_ control: any IPVSControl, _ configuration: Configuration) -> any IPVSReconciling
     /// Sets the sysctls the data plane depends on (vs/conntrack, forwarding)
     /// where they differ; returns what failed. Run before every sync, so a
     /// value changed behind Ballast's back is repaired like any other drift.
     public var ensureSysctls: @Sendable () -> [String]
 
     public init(ipvs: any IPVSControl, vips: any VIPControl, snat: any SNATControl, announcer: any Announcing,
-                makeReconciler: @escaping @Sendable (_ control: any IPVSControl, _ configuration: Configuration) -> any IPVSReconciling,
                 ensureSysctls: @escaping @Sendable () -> [String]) {
         self.ipvs = ipvs
         self.vips = vips
         self.snat = snat
         self.announcer = announcer
-        self.makeReconciler = makeReconciler
         self.ensureSysctls = ensureSysctls
     }
 }
@@ -137,7 +133,7 @@ public enum BallastDaemon {
             throw DaemonStartupError(what: "open the kernel interfaces (netlink, nftables, packet sockets)", cause: "\(error)")
         }
         let ipvsControl: any IPVSControl = options.dryRun ? DryRunIPVSControl(wrapping: kernel.ipvs, logger: logger) : kernel.ipvs
-        let reconciler = kernel.makeReconciler(ipvsControl, configuration)
+        let reconciler = DrainingIPVSReconciler(control: ipvsControl, drainTimeout: configuration.ipvs.drainTimeout)
         let stages: SyncStages
         if options.dryRun {
             stages = SyncStages(allocate: wiring.allocate, plan: wiring.plan, ipvs: reconciler,
@@ -190,7 +186,8 @@ public enum BallastDaemon {
         defer { metricsServer?.stop() }
 
         let reload = ReloadService(path: options.configPath, running: configuration, load: wiring.loadConfiguration,
-                                   loop: loop, board: board, metrics: metrics, notifier: notifier, logger: logger)
+                                   loop: loop, reconciler: reconciler, board: board, metrics: metrics, notifier: notifier,
+                                   logger: logger)
         // Graceful shutdown runs in reverse order: the loop stops announcing
         // while the announcer still runs, then the announcer closes its sockets.
         var services: [any ServiceLifecycle.Service] = [
@@ -229,7 +226,10 @@ public enum BallastDaemon {
 }
 
 /// Runs the announcer (its interface scans and bursts) until shutdown.
-struct AnnouncerService: ServiceLifecycle.Service {
+struct AnnouncerService: ServiceLifecycle.Service, CustomStringConvertible {
+    /// ServiceLifecycle logs services by description; the default would print every field.
+    var description: String { "AnnouncerService" }
+
     let announcer: any Announcing
 
     func run() async throws {
@@ -238,7 +238,10 @@ struct AnnouncerService: ServiceLifecycle.Service {
 }
 
 /// Runs the reconcile loop; on graceful shutdown stops announcing (see the top of this file).
-struct LoopService: ServiceLifecycle.Service {
+struct LoopService: ServiceLifecycle.Service, CustomStringConvertible {
+    /// ServiceLifecycle logs services by description; the default would print every field.
+    var description: String { "LoopService" }
+
     let loop: ReconcileLoop
     let notifier: SystemdNotifier
     let logger: Logger
@@ -252,7 +255,10 @@ struct LoopService: ServiceLifecycle.Service {
 }
 
 /// Feeds source updates to the loop.
-struct SourceService: ServiceLifecycle.Service {
+struct SourceService: ServiceLifecycle.Service, CustomStringConvertible {
+    /// ServiceLifecycle logs services by description; the default would print every field.
+    var description: String { "SourceService" }
+
     let source: any ServiceSourcing
     let loop: ReconcileLoop
     let board: StatusBoard
@@ -268,11 +274,15 @@ struct SourceService: ServiceLifecycle.Service {
 }
 
 /// SIGHUP → reload.
-struct ReloadService: ServiceLifecycle.Service {
+struct ReloadService: ServiceLifecycle.Service, CustomStringConvertible {
+    /// ServiceLifecycle logs services by description; the default would print every field.
+    var description: String { "ReloadService" }
+
     let path: String
     let running: Configuration
     let load: @Sendable (String) throws -> LoadedConfiguration
     let loop: ReconcileLoop
+    let reconciler: DrainingIPVSReconciler?
     let board: StatusBoard
     let metrics: BallastMetrics?
     let notifier: SystemdNotifier
@@ -306,6 +316,7 @@ struct ReloadService: ServiceLifecycle.Service {
         for field in ignored {
             logger.warning("configuration change needs a restart to take effect", metadata: ["config.field": "\(field)"])
         }
+        reconciler?.setDrainTimeout(applied.ipvs.drainTimeout)
         await loop.configurationChanged(applied)
         board.configLoaded(at: Date())
         metrics?.record(configStale: false)
@@ -336,7 +347,10 @@ struct ReloadService: ServiceLifecycle.Service {
 
 /// WATCHDOG=1 every half $WATCHDOG_USEC while the loop answers and no sync
 /// hangs; if one hangs (a kernel call that never returns), systemd restarts us.
-struct WatchdogService: ServiceLifecycle.Service {
+struct WatchdogService: ServiceLifecycle.Service, CustomStringConvertible {
+    /// ServiceLifecycle logs services by description; the default would print every field.
+    var description: String { "WatchdogService" }
+
     let interval: Duration
     let loop: ReconcileLoop
     let notifier: SystemdNotifier

@@ -50,8 +50,8 @@ public struct DataPlaneApplier: Sendable {
         } catch {
             outcome.errors.append(error.description)
         }
-        let desiredVIPs = Set(state.vips)
-        for address in desiredVIPs.subtracting(onLink).sorted() {
+        let changes = VIPChanges(desired: Set(state.vips), current: onLink)
+        for address in changes.add {
             do {
                 try vips.add(address)
                 outcome.vipsAdded.append(address)
@@ -60,26 +60,20 @@ public struct DataPlaneApplier: Sendable {
             }
         }
 
-        let owned = Self.ownedPrefixes(pools: pools, onLink: onLink.union(desiredVIPs))
+        let ownership = Self.ownership(pools: pools, onLink: onLink.union(state.vips))
         let clock = ContinuousClock()
         let start = clock.now
-        outcome.ipvs = ipvs.reconcile(desired: state.ipvs, ownedPrefixes: owned)
+        outcome.ipvs = ipvs.reconcile(desired: state.ipvs, ownership: ownership)
         outcome.ipvsDuration = start.duration(to: clock.now)
         outcome.errors += outcome.ipvs.errors.map(\.description)
 
         do {
-            let desired = state.snat.sorted()
-            let current = try snat.current()
-            // No table and nothing to put in it: leave nftables untouched on nodes that never need SNAT.
-            if current != desired && !(current == nil && desired.isEmpty) {
-                try snat.replace(with: desired)
-                outcome.snatReplaced = true
-            }
+            outcome.snatReplaced = try SNATReconcile.apply(desired: state.snat, to: snat)
         } catch {
             outcome.errors.append(error.description)
         }
 
-        for address in onLink.subtracting(desiredVIPs).sorted() {
+        for address in changes.remove {
             do {
                 try vips.remove(address)
                 outcome.vipsRemoved.append(address)
@@ -93,8 +87,9 @@ public struct DataPlaneApplier: Sendable {
     /// The pools' ranges as prefixes, and every address on Ballast's link as
     /// a host prefix (so a service whose pool was removed from the
     /// configuration is still recognised as Ballast's and cleaned up).
-    public static func ownedPrefixes(pools: [AddressPool], onLink: Set<IPAddress>) -> [CIDR] {
-        pools.flatMap { $0.ranges.flatMap(\.coveringPrefixes) } + onLink.sorted().map { CIDR(host: $0) }
+    public static func ownership(pools: [AddressPool], onLink: Set<IPAddress>) -> IPVSOwnership {
+        let prefixes = pools.flatMap { $0.ranges.flatMap(\.coveringPrefixes) } + onLink.sorted().map { CIDR(host: $0) }
+        return IPVSOwnership(prefixes: prefixes)
     }
 }
 

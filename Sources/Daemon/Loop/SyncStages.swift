@@ -71,18 +71,9 @@ public struct IPVSFailure: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// Makes the kernel's IPVS table match `desired` for the virtual services
-/// whose address lies in one of `ownedPrefixes`; never touches the others
-/// (kube-proxy's, an operator's, firewall-mark services).
+/// `ownership` covers; never touches the others (kube-proxy's, an operator's).
 public protocol IPVSReconciling: Sendable {
-    func reconcile(desired: [IPVSVirtualService], ownedPrefixes: [CIDR]) -> IPVSReconcileReport
-}
-
-extension Array where Element == CIDR {
-    /// Whether `key` is a virtual service whose address one of these prefixes holds.
-    public func owns(_ key: VirtualServiceKey) -> Bool {
-        guard case .address(let address, _, _) = key else { return false }
-        return contains { $0.contains(address) }
-    }
+    func reconcile(desired: [IPVSVirtualService], ownership: IPVSOwnership) -> IPVSReconcileReport
 }
 
 /// Answers ARP/NDP for the addresses this node announces.
