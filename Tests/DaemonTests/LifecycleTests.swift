@@ -1,5 +1,6 @@
 import BallastConfig
 import BallastCore
+import BallastFakes
 @testable import Daemon
 import Foundation
 import Logging
@@ -7,53 +8,22 @@ import SourceFiles
 import Synchronization
 import Testing
 
-/// An IPVSControl holding a table, recording writes.
-final class TableIPVS: IPVSControl {
-    let state = Mutex<(table: [ObservedVirtualService], performed: [IPVSOperation])>(([], []))
-
-    init(_ keys: [VirtualServiceKey] = []) {
-        state.withLock { $0.table = keys.map { ObservedVirtualService(key: $0, scheduler: .rr) } }
-    }
-
-    func dump() throws(IPVSError) -> [ObservedVirtualService] { state.withLock { $0.table } }
-
-    func perform(_ operations: [IPVSOperation]) -> [Result<Void, IPVSError>] {
-        state.withLock { s in
-            s.performed += operations
-            for operation in operations {
-                switch operation {
-                case .deleteService(let key): s.table.removeAll { $0.key == key }
-                case .addService(let v): s.table.append(ObservedVirtualService(key: v.key, scheduler: v.scheduler))
-                default: break
-                }
-            }
-        }
-        return operations.map { _ in .success(()) }
-    }
-
-    var keys: [VirtualServiceKey] { state.withLock { $0.table.map(\.key) } }
-    var performed: [IPVSOperation] { state.withLock { $0.performed } }
-}
-
 @Suite struct CleanupTests {
     @Test func removesOnlyWhatIsBallasts() throws {
         let ours = VirtualServiceKey.address(IPAddress("192.0.2.10")!, port: 80, protocol: .tcp)
         let onLinkOnly = VirtualServiceKey.address(IPAddress("203.0.113.7")!, port: 80, protocol: .tcp)
         let kubeProxy = VirtualServiceKey.address(IPAddress("10.96.0.1")!, port: 443, protocol: .tcp)
         let mark = VirtualServiceKey.firewallMark(1, family: .ipv4)
-        let ipvs = TableIPVS([ours, onLinkOnly, kubeProxy, mark])
-        let vips = TestVIPs()
-        try vips.ensureLink()
-        try vips.add(IPAddress("203.0.113.7")!)
-        let snat = TestSNAT()
-        try snat.replace(with: [])
+        let ipvs = FakeIPVS([ours, onLinkOnly, kubeProxy, mark].map { ObservedVirtualService(key: $0, scheduler: .rr) })
+        let vips = FakeVIPControl(linkExists: true, addresses: [IPAddress("203.0.113.7")!])
+        let snat = FakeSNATControl(table: [])
 
         let report = Cleanup.run(ipvs: ipvs, vips: vips, snat: snat, pools: testConfiguration().pools, logger: quietLogger)
         #expect(report.deletedServices == [ours, onLinkOnly])
         #expect(report.removedLink && report.removedTable && report.errors.isEmpty)
-        #expect(ipvs.keys == [kubeProxy, mark])
-        #expect(vips.current.isEmpty)
-        #expect(snat.state.withLock { $0.rules } == nil)
+        #expect(ipvs.table.map(\.key) == [kubeProxy, mark])
+        #expect(!vips.linkExists)
+        #expect(snat.table == nil)
     }
 }
 
@@ -104,7 +74,8 @@ final class TableIPVS: IPVSControl {
 @Suite(.serialized, .timeLimit(.minutes(1))) struct DaemonRunTests {
     /// The whole daemon with fake kernel objects: manifests in a temp directory,
     /// status socket, state file and notify socket in another.
-    func wiring(ipvs: TableIPVS, vips: TestVIPs, snat: TestSNAT, announcer: TestAnnouncer, config: Configuration) -> DaemonWiring {
+    func wiring(ipvs: FakeIPVS, vips: FakeVIPControl, snat: FakeSNATControl, announcer: TestAnnouncer,
+                config: Configuration) -> DaemonWiring {
         DaemonWiring(
             loadConfiguration: { _ in LoadedConfiguration(configuration: config) },
             allocate: DefaultStages.allocate, plan: DefaultStages.plan,
@@ -130,7 +101,7 @@ final class TableIPVS: IPVSControl {
         configuration.nodeName = "n1"
         let config = configuration
         let notify = try DatagramReceiver(name: run.file("notify"))
-        let (ipvs, vips, snat, announcer) = (TableIPVS(), TestVIPs(), TestSNAT(), TestAnnouncer())
+        let (ipvs, vips, snat, announcer) = (FakeIPVS(), FakeVIPControl(), FakeSNATControl(), TestAnnouncer())
 
         let wiring = self.wiring(ipvs: ipvs, vips: vips, snat: snat, announcer: announcer, config: config)
         let options = DaemonOptions(configPath: run.file("ballast.yaml"), dryRun: dryRun,
@@ -149,12 +120,12 @@ final class TableIPVS: IPVSControl {
 
         let web = IPAddress("192.0.2.10")!
         if dryRun {
-            #expect(vips.current.isEmpty && ipvs.performed.isEmpty && snat.replacements == 0)
+            #expect(vips.writes.isEmpty && ipvs.writes.isEmpty && snat.writeCount == 0)
             #expect(await announcer.current.isEmpty)
             #expect(access(run.file(AssignmentStore.fileName), F_OK) != 0)
         } else {
-            #expect(vips.current == [web])
-            #expect(ipvs.keys == [.address(web, port: 80, protocol: .tcp)])
+            #expect(vips.currentAddresses == [web])
+            #expect(ipvs.table.map(\.key) == [.address(web, port: 80, protocol: .tcp)])
             #expect(await announcer.addresses == [web])
             #expect(try AssignmentStore(directory: run.path).load()
                         == .loaded([ref("default/web"): Assignment(pool: "public", addresses: [web])]))

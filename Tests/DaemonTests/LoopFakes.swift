@@ -1,70 +1,25 @@
-// Local test doubles for the loop's kernel seams (BallastFakes gets the shared
-// FakeIPVS/FakeVIP/FakeSNAT from their owners; these stay minimal).
+// Test doubles for the daemon's own seams. The kernel objects themselves are
+// BallastFakes' FakeIPVS, FakeVIPControl and FakeSNATControl.
 import BallastCore
+import BallastFakes
 import Daemon
 import Foundation
 import Synchronization
 
-final class TestVIPs: VIPControl {
-    let state = Mutex<(link: Bool, addresses: Set<IPAddress>, failAdd: Set<IPAddress>)>((false, [], []))
-    func ensureLink() throws(DataPlaneError) { state.withLock { $0.link = true } }
-    func addresses() throws(DataPlaneError) -> Set<IPAddress> { state.withLock { $0.addresses } }
-    func add(_ address: IPAddress) throws(DataPlaneError) {
-        let fail = state.withLock { s -> Bool in
-            if s.failAdd.contains(address) { return true }
-            s.addresses.insert(address)
-            return false
-        }
-        if fail { throw DataPlaneError(operation: "add \(address)/32 to ballast0", errno: 17, reason: "File exists") }
-    }
-    func remove(_ address: IPAddress) throws(DataPlaneError) { state.withLock { _ = $0.addresses.remove(address) } }
-    func removeLink() throws(DataPlaneError) { state.withLock { $0 = (false, [], $0.failAdd) } }
-    var current: Set<IPAddress> { state.withLock { $0.addresses } }
-}
-
-final class TestSNAT: SNATControl {
-    let state = Mutex<(rules: [SNATRule]?, replacements: Int)>((nil, 0))
-    func current() throws(DataPlaneError) -> [SNATRule]? { state.withLock { $0.rules } }
-    func replace(with rules: [SNATRule]) throws(DataPlaneError) { state.withLock { $0.rules = rules; $0.replacements += 1 } }
-    func removeTable() throws(DataPlaneError) { state.withLock { $0.rules = nil } }
-    var replacements: Int { state.withLock { $0.replacements } }
-}
-
-/// Keeps a table of virtual services; reconcile replaces the owned part.
-final class TestIPVSReconciler: IPVSReconciling {
-    let state = Mutex<(table: [VirtualServiceKey: IPVSVirtualService], calls: Int)>(([:], 0))
-    /// When set, reconcile waits on it (to hold a sync in progress).
+/// Passes reconciles through, optionally holding them at a gate so a test can
+/// act while a sync is in progress.
+final class GatedReconciler: IPVSReconciling {
+    let wrapped: any IPVSReconciling
     let gate = Mutex<DispatchSemaphore?>(nil)
-    let enteredCount = Mutex(0)
+    private let enteredCount = Mutex(0)
     var entered: Int { enteredCount.withLock { $0 } }
+
+    init(_ wrapped: any IPVSReconciling) { self.wrapped = wrapped }
 
     func reconcile(desired: [IPVSVirtualService], ownership: IPVSOwnership) -> IPVSReconcileReport {
         enteredCount.withLock { $0 += 1 }
         if let g = gate.withLock({ $0 }) { g.wait() }
-        return state.withLock { s in
-            s.calls += 1
-            var performed: [IPVSOperationKind: Int] = [:]
-            let wanted = Dictionary(uniqueKeysWithValues: desired.map { ($0.key, $0) })
-            for key in s.table.keys where ownership.owns(key) && wanted[key] == nil {
-                s.table[key] = nil
-                performed[.deleteService, default: 0] += 1
-            }
-            for (key, service) in wanted where s.table[key] != service {
-                performed[s.table[key] == nil ? .addService : .editService, default: 0] += 1
-                s.table[key] = service
-            }
-            let observed = s.table.values.map { v in
-                ObservedVirtualService(key: v.key, scheduler: v.scheduler,
-                                       destinations: v.destinations.map { ObservedDestination(destination: $0) })
-            }
-            return IPVSReconcileReport(performed: performed, observed: observed)
-        }
-    }
-
-    var table: [VirtualServiceKey: IPVSVirtualService] { state.withLock { $0.table } }
-    var calls: Int { state.withLock { $0.calls } }
-    func insertForeign(_ key: VirtualServiceKey) {
-        state.withLock { $0.table[key] = IPVSVirtualService(key: key) }
+        return wrapped.reconcile(desired: desired, ownership: ownership)
     }
 }
 

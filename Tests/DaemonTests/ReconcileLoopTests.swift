@@ -1,19 +1,32 @@
 import BallastCore
+import BallastFakes
 import Daemon
 import Foundation
 import Synchronization
 import Testing
 
 final class LoopHarness: Sendable {
-    let vips = TestVIPs()
-    let snat = TestSNAT()
-    let ipvs = TestIPVSReconciler()
+    let vips = FakeVIPControl()
+    let snat = FakeSNATControl()
+    let kernelIPVS = FakeIPVS()
+    let ipvs: GatedReconciler
     let announcer = TestAnnouncer()
     let board = StatusBoard(node: "n1", dryRun: false, startedAt: Date(), configPath: "/etc/ballast/ballast.yaml",
                             source: "files /etc/ballast/services")
     let saved = Mutex<[AssignmentTable]>([])
     let failSaves = Mutex(false)
     let sysctlErrors = Mutex<[String]>([])
+
+    init() {
+        ipvs = GatedReconciler(DrainingIPVSReconciler(control: kernelIPVS, drainTimeout: .seconds(60)))
+    }
+
+    var keys: Set<VirtualServiceKey> { Set(kernelIPVS.table.map(\.key)) }
+
+    /// Someone else's virtual service, straight into the kernel table.
+    func insertForeign(_ key: VirtualServiceKey) {
+        _ = kernelIPVS.perform([.addService(IPVSVirtualService(key: key))])
+    }
 
     func loop(configuration: Configuration = testConfiguration(), previous: AssignmentTable = [:],
               onSync: (@Sendable (SyncRecord, Bool) -> Void)? = nil) -> ReconcileLoop {
@@ -40,7 +53,7 @@ final class LoopHarness: Sendable {
         await loop.trigger(.resync)
         await loop.drainPending()
         #expect(await loop.completedSyncs == 0)
-        #expect(h.ipvs.calls == 0)
+        #expect(h.kernelIPVS.dumpCount == 0)
         #expect(h.board.answer(.status).status?.health == .starting)
     }
 
@@ -52,9 +65,9 @@ final class LoopHarness: Sendable {
         await loop.drainPending()
 
         #expect(ready.withLock { $0 })
-        #expect(h.vips.current == [web])
-        #expect(Array(h.ipvs.table.keys) == [webKey])
-        #expect(h.ipvs.table[webKey]?.destinations.map(\.endpoint.description) == ["10.0.0.5:8080"])
+        #expect(h.vips.currentAddresses == [web])
+        #expect(h.keys == [webKey])
+        #expect(h.kernelIPVS[webKey]?.destinations.map(\.destination.endpoint.description) == ["10.0.0.5:8080"])
         #expect(await h.announcer.addresses == [web])
         #expect(h.saved.withLock { $0 } == [[ref("default/web"): Assignment(pool: "public", addresses: [web])]])
 
@@ -75,7 +88,7 @@ final class LoopHarness: Sendable {
         let loop = h.loop(previous: [ref("default/web"): Assignment(pool: "public", addresses: [api])])
         await loop.sourceChanged(snapshot("default/web"))
         await loop.drainPending()
-        #expect(h.vips.current == [api])
+        #expect(h.vips.currentAddresses == [api])
         #expect(h.saved.withLock { $0.isEmpty })  // unchanged: not rewritten
     }
 
@@ -84,20 +97,20 @@ final class LoopHarness: Sendable {
         let loop = h.loop()
         await loop.sourceChanged(snapshot("default/web", "shop/api"))
         await loop.drainPending()
-        #expect(h.vips.current == [web, api])
+        #expect(h.vips.currentAddresses == [web, api])
 
         // kube-proxy's service, a firewall-mark service, and a stray address in our pool.
         let foreign = VirtualServiceKey.address(IPAddress("10.96.0.1")!, port: 443, protocol: .tcp)
         let mark = VirtualServiceKey.firewallMark(7, family: .ipv4)
         let stray = VirtualServiceKey.address(IPAddress("192.0.2.12")!, port: 22, protocol: .tcp)
-        h.ipvs.insertForeign(foreign)
-        h.ipvs.insertForeign(mark)
-        h.ipvs.insertForeign(stray)
+        h.insertForeign(foreign)
+        h.insertForeign(mark)
+        h.insertForeign(stray)
 
         await loop.sourceChanged(snapshot("default/web"))
         await loop.drainPending()
-        #expect(Set(h.ipvs.table.keys) == [webKey, foreign, mark])
-        #expect(h.vips.current == [web])
+        #expect(h.keys == [webKey, foreign, mark])
+        #expect(h.vips.currentAddresses == [web])
         #expect(await h.announcer.addresses == [web])
     }
 
@@ -122,7 +135,7 @@ final class LoopHarness: Sendable {
         await running.value
         #expect(await loop.completedSyncs == 2)
         // The second sync used the newest snapshot.
-        #expect(h.ipvs.table.keys.count == 1)
+        #expect(h.keys.count == 1)
     }
 
     @Test func periodicResyncRepairsDrift() async throws {
@@ -130,32 +143,32 @@ final class LoopHarness: Sendable {
         let loop = h.loop(configuration: testConfiguration(resync: .milliseconds(20)))
         await loop.sourceChanged(snapshot("default/web"))
         let running = Task { await loop.run() }
-        while h.vips.current.isEmpty { try await Task.sleep(for: .milliseconds(5)) }
+        while h.vips.currentAddresses.isEmpty { try await Task.sleep(for: .milliseconds(5)) }
 
         // Someone deletes the VIP behind Ballast's back.
         try h.vips.remove(web)
-        while h.vips.current.isEmpty { try await Task.sleep(for: .milliseconds(5)) }
+        while h.vips.currentAddresses.isEmpty { try await Task.sleep(for: .milliseconds(5)) }
         running.cancel()
         await running.value
-        #expect(h.vips.current == [web])
+        #expect(h.vips.currentAddresses == [web])
         #expect(await loop.completedSyncs >= 2)
     }
 
     @Test func failuresAreReportedAndTheRestStillApplies() async {
         let h = LoopHarness()
-        h.vips.state.withLock { $0.failAdd = [IPAddress("192.0.2.10")!] }
+        h.vips.fail(.add(IPAddress("192.0.2.10")!), errno: 17, reason: "File exists")
         h.failSaves.withLock { $0 = true }
         h.sysctlErrors.withLock { $0 = ["set net.ipv4.vs.conntrack=1: /proc/sys/net/ipv4/vs/conntrack: No such file or directory"] }
         let loop = h.loop()
         await loop.sourceChanged(snapshot("default/web"))
         await loop.drainPending()
 
-        #expect(!h.ipvs.table.isEmpty)  // IPVS still programmed
+        #expect(!h.keys.isEmpty)  // IPVS still programmed
         let status = h.board.answer(.status).status
         #expect(status?.health == .degraded)
         #expect(status?.lastSync?.errors == [
             "set net.ipv4.vs.conntrack=1: /proc/sys/net/ipv4/vs/conntrack: No such file or directory",
-            "add 192.0.2.10/32 to ballast0: File exists",
+            "add address 192.0.2.10/32 to ballast0: File exists",
         ])
         #expect(status?.lastSuccessfulSyncAt == nil)
         #expect(status?.problems.contains { $0.hasPrefix("address assignments are not saved (rename assignments.json: Read-only file system") } == true)
@@ -204,8 +217,8 @@ final class LoopHarness: Sendable {
         await loop.drainPending()
         await loop.stopAnnouncing()
         #expect(await h.announcer.stopped)
-        #expect(h.vips.current == [web])
-        #expect(!h.ipvs.table.isEmpty)
+        #expect(h.vips.currentAddresses == [web])
+        #expect(!h.keys.isEmpty)
     }
 }
 
