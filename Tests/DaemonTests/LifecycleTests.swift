@@ -34,11 +34,13 @@ import Testing
         loaded.ipvs.scheduler = .wlc
         loaded.statusSocket = "/tmp/elsewhere.sock"
         loaded.vipInterface = "lb0"
+        loaded.announce.burstCount = 3
         let (applied, ignored) = ReloadService.merge(loaded, into: running)
         #expect(applied.ipvs.scheduler == .wlc)
         #expect(applied.statusSocket == running.statusSocket)
         #expect(applied.vipInterface == running.vipInterface)
-        #expect(ignored == ["statusSocket", "vipInterface"])
+        #expect(applied.announce == running.announce)
+        #expect(ignored == ["statusSocket", "vipInterface", "announce"])
     }
 
     @Test func invalidConfigurationIsRejectedAndMarkedStale() async {

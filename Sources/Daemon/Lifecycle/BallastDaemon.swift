@@ -324,7 +324,7 @@ struct ReloadService: ServiceLifecycle.Service, CustomStringConvertible {
     }
 
     /// Settings that a running daemon cannot switch (its socket, state
-    /// directory, source, link and node identity) keep their running values;
+    /// directory, source, link, node identity and announcer settings) keep their running values;
     /// the others apply at once. Returns the names of the kept-back fields that changed.
     static func merge(_ loaded: Configuration, into running: Configuration) -> (Configuration, [String]) {
         var applied = loaded
@@ -341,6 +341,8 @@ struct ReloadService: ServiceLifecycle.Service, CustomStringConvertible {
         keep("statusSocket", \.statusSocket)
         keep("metricsAddress", \.metricsAddress)
         keep("vipInterface", \.vipInterface)
+        // The announcer is built with its burst and refresh settings at start.
+        keep("announce", \.announce)
         return (applied, ignored)
     }
 }
