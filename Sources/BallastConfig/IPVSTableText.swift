@@ -14,7 +14,9 @@
 import BallastCore
 
 public enum IPVSTableText {
-    public static func render(_ table: [ObservedVirtualService]) -> String {
+    /// `owners` maps a virtual service to the Service it is for ("namespace/name"), as
+    /// ballastd reports it; services missing from it print without an owner.
+    public static func render(_ table: [ObservedVirtualService], owners: [VirtualServiceKey: String] = [:]) -> String {
         let services = table.sorted { $0.key < $1.key }
         let destinationCount = services.reduce(0) { $0 + $1.destinations.count }
         guard !services.isEmpty else { return "IPVS table: no virtual services\n" }
@@ -43,11 +45,13 @@ public enum IPVSTableText {
             zip(cells, numberWidths).map { padLeft($0, $1) }.joined(separator: "  ")
         }
 
-        lines.append(line("Prot ", "Service", "Scheduler", "Options"))
+        lines.append(line("Prot ", "Service", "Scheduler", owners.isEmpty ? "Options" : "Options  [Owner]"))
         lines.append(line("  -> ", "Destination", "Forward", numbers(headers)))
         for row in rows {
             let s = row.service
-            lines.append(line(pad(s.key.protocolText, 4) + " ", s.key.addressText, s.scheduler.rawValue, s.options))
+            let owner = owners[s.key].map { "[\($0)]" }
+            let rest = [s.options, owner ?? ""].filter { !$0.isEmpty }.joined(separator: "  ")
+            lines.append(line(pad(s.key.protocolText, 4) + " ", s.key.addressText, s.scheduler.rawValue, rest))
             for d in row.destinations {
                 lines.append(line("  -> ", d.destination.endpoint.description, d.destination.forwarding.rawValue,
                                   numbers(d.numbers.map(String.init))))
