@@ -1,4 +1,4 @@
-import BallastConfig
+@testable import BallastConfig
 import BallastCore
 import Testing
 
@@ -45,6 +45,15 @@ import Testing
               -> [2001:db8::7]:0     route           1       0         0           0
 
             """)
+    }
+
+    @Test func jsonStringEscaping() {
+        var out = ""
+        JSONValue.quote("a \"b\" \\ c\nd\te\u{1}é", into: &out)
+        #expect(out == #""a \"b\" \\ c\nd\te\u0001é""#)
+        #expect(JSONValue.object([("k", .array([])), ("o", .object([])), ("n", .integer(-3)), ("b", .bool(true)),
+                                  ("z", .null)]).rendered()
+            == "{\n  \"k\": [],\n  \"o\": {},\n  \"n\": -3,\n  \"b\": true,\n  \"z\": null\n}")
     }
 
     @Test func emptyTable() {
