@@ -130,7 +130,15 @@ public enum BallastDaemon {
         do {
             kernel = try wiring.makeKernel(configuration, logger)
         } catch {
-            throw DaemonStartupError(what: "open the kernel interfaces (netlink, nftables, packet sockets)", cause: "\(error)")
+            let what = "open the kernel interfaces (netlink, nftables, packet sockets)"
+            guard options.dryRun else { throw DaemonStartupError(what: what, cause: "\(error)") }
+            // A dry run writes nothing, so it can still show its plan where the
+            // kernel cannot be opened (a build machine without IPVS): against an
+            // empty kernel, which is what a first start on a clean node finds.
+            logger.warning("dry run: cannot \(what); planning against an empty kernel", metadata: ["error": "\(error)"])
+            board.note("dry-run-kernel", "dry run against an empty kernel: cannot \(what): \(error)")
+            kernel = KernelControls(ipvs: EmptyKernel(), vips: EmptyKernel(), snat: EmptyKernel(),
+                                    announcer: DryRunAnnouncer(logger: logger), ensureSysctls: { [] })
         }
         let ipvsControl: any IPVSControl = options.dryRun ? DryRunIPVSControl(wrapping: kernel.ipvs, logger: logger) : kernel.ipvs
         let reconciler = DrainingIPVSReconciler(control: ipvsControl, drainTimeout: configuration.ipvs.drainTimeout)
