@@ -14,7 +14,9 @@
 import BallastCore
 
 public enum IPVSTableText {
-    public static func render(_ table: [ObservedVirtualService]) -> String {
+    /// `owners` maps a virtual service to the Service it is for ("namespace/name"), as
+    /// ballastd reports it; services missing from it print without an owner.
+    public static func render(_ table: [ObservedVirtualService], owners: [VirtualServiceKey: String] = [:]) -> String {
         let services = table.sorted { $0.key < $1.key }
         let destinationCount = services.reduce(0) { $0 + $1.destinations.count }
         guard !services.isEmpty else { return "IPVS table: no virtual services\n" }
@@ -31,13 +33,14 @@ public enum IPVSTableText {
             var numbers: [String] = []
         }
         var rows: [Row] = [
-            Row(lead: "Prot ", name: "Service", mode: "Scheduler", options: "Options"),
+            Row(lead: "Prot ", name: "Service", mode: "Scheduler", options: owners.isEmpty ? "Options" : "Options  [Owner]"),
             Row(lead: "  -> ", name: "Destination", mode: "Forward", numbers: ["Weight", "Active", "Inactive", "Persistent"]),
         ]
         rows.reserveCapacity(2 + services.count + destinationCount)
         for s in services {
             rows.append(Row(lead: pad(s.key.protocolText, 4) + " ", name: s.key.addressText, mode: s.scheduler.rawValue,
-                            options: s.options))
+                            options: [s.options, owners[s.key].map { "[\($0)]" } ?? ""]
+                                .filter { !$0.isEmpty }.joined(separator: "  ")))
             for d in s.destinations.sorted(by: { $0.destination.endpoint < $1.destination.endpoint }) {
                 rows.append(Row(lead: "  -> ", name: d.destination.endpoint.description,
                                 mode: d.destination.forwarding.rawValue, numbers: d.numbers.map(String.init)))

@@ -80,9 +80,36 @@ final class IPVSTestNamespace: Sendable {
         try ipvsTestCommand(["ip", "netns", "exec", name] + arguments)
     }
 
-    /// The table as `ipvsadm -Sn` prints it.
-    func ipvsadmSave() throws -> [IPVSVirtualService] {
-        try IPVSAdmSaveParser.parse(run("ipvsadm", "-Sn"))
+    /// Expects `ipvsadm -Sn` to print exactly `services`, and `ipvsadm -Ln
+    /// --thresholds` their destinations' thresholds, which -S does not save.
+    func expectIpvsadmSave(_ services: [IPVSVirtualService],
+                           sourceLocation: Testing.SourceLocation = #_sourceLocation) throws {
+        let text = try run("ipvsadm", "-Sn")
+        let withoutThresholds = services.map { service in
+            var copy = service
+            for index in copy.destinations.indices {
+                copy.destinations[index].upperThreshold = 0
+                copy.destinations[index].lowerThreshold = 0
+            }
+            return copy
+        }
+        #expect(try IPVSAdmSaveParser.parse(text) == withoutThresholds, "ipvsadm -Sn printed:\n\(text)",
+                sourceLocation: sourceLocation)
+
+        let listing = try run("ipvsadm", "-Ln", "--thresholds")
+        var thresholds: [String: [UInt32]] = [:]
+        for line in listing.split(separator: "\n") {
+            let columns = line.split(separator: " ")
+            if columns.count >= 4, columns[0] == "->", let upper = UInt32(columns[2]), let lower = UInt32(columns[3]) {
+                thresholds[String(columns[1]), default: []] += [upper, lower]
+            }
+        }
+        var expected: [String: [UInt32]] = [:]
+        for destination in services.flatMap(\.destinations) {
+            expected[destination.endpoint.description, default: []] += [destination.upperThreshold,
+                                                                        destination.lowerThreshold]
+        }
+        #expect(thresholds == expected, "ipvsadm -Ln --thresholds printed:\n\(listing)", sourceLocation: sourceLocation)
     }
 }
 

@@ -2,6 +2,7 @@
 // Fixtures/README.md) and takes messages apart independently of the code
 // under test, so that a comparison does not trust the parser it checks.
 
+import BallastCore
 import Foundation
 import Testing
 @testable import NetlinkIPVS
@@ -75,6 +76,23 @@ struct WireMessage: Equatable, CustomStringConvertible {
     /// The children of the top-level nest of `type` (IPVS_CMD_ATTR_SERVICE or _DEST).
     func nest(_ type: UInt16) -> [WireAttribute]? {
         attributes.first { $0.type & 0x3fff == type }?.children
+    }
+
+    /// The service a request names, read straight from IPVS_CMD_ATTR_SERVICE:
+    /// AF (1), PROTOCOL (2), ADDR (3), PORT (4, big-endian), FWMARK (5).
+    func serviceKey() throws -> VirtualServiceKey {
+        let service = try #require(nest(1), "a service nest")
+        func payload(_ type: UInt16) throws -> [UInt8] {
+            try #require(service.first { $0.type == type }?.payload, "attribute \(type)")
+        }
+        let family: AddressFamily = WireMessage.u16(try payload(1), 0) == 2 ? .ipv4 : .ipv6
+        if service.contains(where: { $0.type == 5 }) {
+            return .firewallMark(WireMessage.u32(try payload(5), 0), family: family)
+        }
+        let address = try #require(IPAddress(bytes: try payload(3).prefix(family == .ipv4 ? 4 : 16)))
+        let port = try payload(4)
+        let proto = try #require(IPVSProtocol(number: WireMessage.u16(try payload(2), 0)))
+        return .address(address, port: UInt16(port[0]) << 8 | UInt16(port[1]), protocol: proto)
     }
 }
 

@@ -10,21 +10,31 @@ struct DumpFixture {
     var services: [ObservedVirtualService] = []
 
     init(_ fixture: Fixture) throws {
-        let requests = try fixture.requests.map(WireMessage.init)
+        // ipvsadm opens a socket per request and seeds sequence numbers from the
+        // clock: only (sequence, port id) tells its requests apart. Each reply
+        // carries the requester's port id.
+        func origin(_ message: [UInt8]) -> UInt64 {
+            UInt64(WireMessage.u32(message, 8)) << 32 | UInt64(WireMessage.u32(message, 12))
+        }
+        let requests = fixture.requests.map(origin)
         let serviceDump = try #require(requests.first)
-        for reply in fixture.replies {
+        let family = try WireMessage(fixture.requests[0]).type
+        for reply in fixture.replies where origin(reply) == serviceDump {
             try withMessages(reply) { message in
-                if message.sequence == serviceDump.sequence, message.type == serviceDump.type {
-                    services.append(try IPVSReplyDecoder.service(message))
-                }
+                if message.type == family { services.append(try IPVSReplyDecoder.service(message)) }
             }
         }
-        // ipvsadm then asks for each service's destinations, in dump order.
+        // ipvsadm then asks for each service's destinations (in its own sorted order).
         try #require(requests.count == services.count + 1)
-        let indexBySequence = Dictionary(uniqueKeysWithValues: requests.dropFirst().enumerated().map { ($1.sequence, $0) })
+        var indexByOrigin: [UInt64: Int] = [:]
+        for (request, bytes) in zip(requests.dropFirst(), fixture.requests.dropFirst()) {
+            let key = try WireMessage(bytes).serviceKey()
+            indexByOrigin[request] = try #require(services.firstIndex { $0.key == key })
+        }
         for reply in fixture.replies {
+            guard let index = indexByOrigin[origin(reply)] else { continue }
             try withMessages(reply) { message in
-                if message.type == serviceDump.type, let index = indexBySequence[message.sequence] {
+                if message.type == family {
                     services[index].destinations.append(
                         try IPVSReplyDecoder.destination(message, serviceFamily: services[index].key.family))
                 }

@@ -32,11 +32,12 @@ import Testing
 
     @Test(arguments: services)
     func service(_ service: IPVSVirtualService) throws {
-        for operation in [IPVSOperation.addService(service), .editService(service)] {
-            let decoded = try decodeService(encode(operation))
-            #expect(decoded == ObservedVirtualService(key: service.key, scheduler: service.scheduler,
-                                                      flags: service.flags, persistence: service.persistence))
-        }
+        let add = try encode(.addService(service))
+        let decoded = try decodeService(add)
+        #expect(decoded == ObservedVirtualService(key: service.key, scheduler: service.scheduler,
+                                                  flags: service.flags, persistence: service.persistence))
+        // An edit carries the same service; only the command differs.
+        #expect(try encode(.editService(service)) == commanded(add, IPVSKernel.Command.setService))
     }
 
     static let destinations: [IPVSDestination] = [
@@ -53,11 +54,17 @@ import Testing
     func destination(_ destination: IPVSDestination) throws {
         // An IPv4 real server behind an IPv6 service (tunnelling) keeps its own family.
         for key in [Self.keys[0], Self.keys[3]] {
-            for operation in [IPVSOperation.addDestination(key, destination), .editDestination(key, destination)] {
-                let decoded = try decodeDestination(encode(operation), serviceFamily: key.family)
-                #expect(decoded == ObservedDestination(destination: destination))
-            }
+            let add = try encode(.addDestination(key, destination))
+            #expect(try decodeDestination(add, serviceFamily: key.family) == ObservedDestination(destination: destination))
+            #expect(try encode(.editDestination(key, destination)) == commanded(add, IPVSKernel.Command.setDestination))
         }
+    }
+
+    /// `message` with another generic netlink command.
+    private func commanded(_ message: [UInt8], _ command: UInt8) -> [UInt8] {
+        var copy = message
+        copy[16] = command
+        return copy
     }
 
     private func encode(_ operation: IPVSOperation) throws -> [UInt8] {
