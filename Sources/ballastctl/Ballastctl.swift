@@ -10,5 +10,6 @@ struct Ballastctl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ballastctl",
         abstract: "Inspect and control Ballast, a bare-metal load balancer for Linux.",
-        subcommands: [IPVSCommand.self])
+        subcommands: [StatusCommand.self, ServicesCommand.self, PoolsCommand.self, ExplainCommand.self,
+                      IPVSCommand.self])
 }
