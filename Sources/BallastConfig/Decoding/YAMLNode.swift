@@ -98,9 +98,13 @@ struct TextOrigin: Sendable {
     }
 
     func location(_ mark: Mark?) -> SourceLocation {
-        if let pinned { return pinned }
-        guard let mark else { return SourceLocation(file: file, line: lineOffset + 1, column: columnOffset + 1) }
-        return SourceLocation(file: file, line: mark.line + lineOffset, column: mark.column + columnOffset)
+        guard let mark else { return location(line: 1, column: 1) }
+        return location(line: mark.line, column: mark.column)
+    }
+
+    /// The place of a one-based line and column of the text.
+    func location(line: Int, column: Int) -> SourceLocation {
+        pinned ?? SourceLocation(file: file, line: line + lineOffset, column: column + columnOffset)
     }
 }
 
@@ -113,6 +117,12 @@ enum YAMLDocuments {
     }
 
     static func parse(_ text: String, origin: TextOrigin) throws(Diagnostics) -> [YAMLNode] {
+        if let documents = FastYAML.parse(text, origin: origin) { return documents }
+        return try parseWithYams(text, origin: origin)
+    }
+
+    /// The reference reading, for everything `FastYAML` leaves out (and every error).
+    static func parseWithYams(_ text: String, origin: TextOrigin) throws(Diagnostics) -> [YAMLNode] {
         do {
             // The basic resolver: no regular expression runs per scalar, and
             // YAMLNode resolves plain scalars itself (see YAMLNode).

@@ -1,0 +1,699 @@
+import BallastCore
+
+/// A fast reader for the YAML that manifests are made of, straight from the
+/// UTF-8 bytes to `YAMLNode`s: block mappings and sequences (kubectl's
+/// unindented `- ` lists included), one-line plain and quoted scalars, literal
+/// `|` blocks, and flow collections over any number of lines — so JSON too.
+///
+/// It exists because going through Yams costs a class instance, a tag and a
+/// String conversion per node, which made a directory of 10,000 Services take
+/// seconds. It accepts only input it reads exactly as libyaml + Yams do (same
+/// text, style and mark for every node); anything else — anchors, tags, folded
+/// or multi-line scalars, tabs in indentation, duplicate keys, any syntax
+/// error — makes it give up, and `YAMLDocuments` parses the text with Yams,
+/// which then also words the error. Tests compare the two on many inputs.
+struct FastYAML {
+    /// The input is outside the subset read here (not necessarily invalid).
+    struct Unsupported: Error {}
+
+    private let bytes: UnsafeBufferPointer<UInt8>
+    private let origin: TextOrigin
+    /// Every byte is ASCII, so a column is a byte offset within its line.
+    private let ascii: Bool
+    private var i = 0
+    /// Zero-based line of `i`, and where that line starts.
+    private var line = 0
+    private var lineStart = 0
+    private var depth = 0
+
+    /// libyaml nests at most 1000 levels; Kubernetes objects need far fewer.
+    private static let maxDepth = 200
+    /// libyaml forgets a possible simple key 1024 characters after its start.
+    private static let maxKeyLength = 1000
+
+    /// The non-null documents of `text`, or nil when Yams must read it.
+    static func parse(_ text: String, origin: TextOrigin) -> [YAMLNode]? {
+        var text = text
+        text.makeContiguousUTF8()
+        return text.utf8.withContiguousStorageIfAvailable { bytes -> [YAMLNode]? in
+            guard let ascii = scan(bytes) else { return nil }
+            var parser = FastYAML(bytes: bytes, origin: origin, ascii: ascii)
+            return try? parser.stream()
+        } ?? nil
+    }
+
+    /// Whether every character is one libyaml reads as itself: no control
+    /// characters (CR included: line ends are LF here), no BOM, no NEL, LS or
+    /// PS line breaks. Returns whether the text is pure ASCII, nil if not readable here.
+    private static func scan(_ b: UnsafeBufferPointer<UInt8>) -> Bool? {
+        var ascii = true
+        var j = 0
+        let n = b.count
+        while j < n {
+            let c = b[j]
+            if c >= 0x20 && c < 0x7F || c == 0x0A || c == 0x09 {
+                j += 1
+                continue
+            }
+            guard c >= 0x80 else { return nil }
+            ascii = false
+            // The text is valid UTF-8 (it is a String); only the code points libyaml treats specially are refused.
+            switch c {
+            case 0xC2 where j + 1 < n && b[j + 1] < 0xA0: return nil  // U+0080–U+009F, NEL among them
+            case 0xE2 where j + 2 < n && b[j + 1] == 0x80 && (b[j + 2] == 0xA8 || b[j + 2] == 0xA9): return nil
+            case 0xEF where j + 2 < n && (b[j + 1] == 0xBB && b[j + 2] == 0xBF || b[j + 1] == 0xBF && b[j + 2] >= 0xBE):
+                return nil  // BOM, U+FFFE, U+FFFF
+            default: break
+            }
+            j += 1
+        }
+        return ascii
+    }
+
+    // MARK: Bytes
+
+    private static let space = UInt8(ascii: " "), tab = UInt8(ascii: "\t"), newline = UInt8(ascii: "\n")
+    private static let hash = UInt8(ascii: "#"), colon = UInt8(ascii: ":"), dash = UInt8(ascii: "-")
+    private static let comma = UInt8(ascii: ","), doubleQuote = UInt8(ascii: "\""), singleQuote = UInt8(ascii: "'")
+    private static let openBrace = UInt8(ascii: "{"), closeBrace = UInt8(ascii: "}")
+    private static let openBracket = UInt8(ascii: "["), closeBracket = UInt8(ascii: "]")
+    private static let backslash = UInt8(ascii: "\\"), pipe = UInt8(ascii: "|")
+
+    /// The byte at `j`, or 0 past the end (the text holds no NUL: `scan` refuses control characters).
+    @inline(__always) private func at(_ j: Int) -> UInt8 { j < bytes.count ? bytes[j] : 0 }
+
+    /// Space, tab, line break or end of text (libyaml's "blankz").
+    @inline(__always) private func isBlankOrEnd(_ j: Int) -> Bool {
+        let c = at(j)
+        return c == Self.space || c == Self.newline || c == 0 || c == Self.tab
+    }
+
+    @inline(__always) private static func isFlowIndicator(_ c: UInt8) -> Bool {
+        c == comma || c == openBracket || c == closeBracket || c == openBrace || c == closeBrace
+    }
+
+    /// Characters that cannot start a plain scalar (libyaml's list; `-` is handled apart).
+    private static let indicators: [Bool] = (0..<256).map { c in
+        c < 128 && "?:,[]{}#&*!|>'\"%@`".utf8.contains(UInt8(c))
+    }
+
+    // MARK: Positions
+
+    private func location(_ j: Int) -> SourceLocation {
+        origin.location(line: line + 1, column: column(j) + 1)
+    }
+
+    /// libyaml counts columns in characters.
+    private func column(_ j: Int) -> Int {
+        if ascii { return j - lineStart }
+        var n = 0
+        for k in lineStart..<j where bytes[k] & 0xC0 != 0x80 { n += 1 }
+        return n
+    }
+
+    private mutating func newLine() {
+        line += 1
+        lineStart = i
+    }
+
+    private func text(_ start: Int, _ end: Int) -> String {
+        String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)
+    }
+
+    private func scalar(_ text: String, _ style: YAMLNode.Scalar.Style, at j: Int) -> YAMLNode {
+        YAMLNode(content: .scalar(.init(text: text, style: style, tag: nil)), location: location(j))
+    }
+
+    private func emptyScalar(at location: SourceLocation) -> YAMLNode {
+        YAMLNode(content: .scalar(.init(text: "", style: .plain, tag: nil)), location: location)
+    }
+
+    // MARK: Lines (block context)
+
+    /// From the start of a line, skips blank and comment lines; stops at the
+    /// first character of the next content line (its indentation is `i - lineStart`) or at the end.
+    private mutating func skipToContent() throws(Unsupported) {
+        while i < bytes.count {
+            while at(i) == Self.space { i += 1 }
+            switch at(i) {
+            case Self.newline:
+                i += 1
+                newLine()
+            case Self.hash:
+                skipToLineEnd()
+            case Self.tab:
+                // Tabs may not indent; libyaml's errors for them depend on context.
+                throw Unsupported()
+            default:
+                return
+            }
+        }
+    }
+
+    /// Skips to the next line, past a comment.
+    private mutating func skipToLineEnd() {
+        while i < bytes.count && bytes[i] != Self.newline { i += 1 }
+        if i < bytes.count {
+            i += 1
+            newLine()
+        }
+    }
+
+    /// After a value: only spaces and a comment may follow on its line.
+    private mutating func finishLine() throws(Unsupported) {
+        while at(i) == Self.space { i += 1 }
+        let c = at(i)
+        guard c == Self.newline || c == 0 || c == Self.hash else { throw Unsupported() }
+        skipToLineEnd()
+    }
+
+    private var atEnd: Bool { i >= bytes.count }
+
+    /// `---` or `...` at the start of a line, followed by a blank: a document marker.
+    private var atDocumentMarker: Bool {
+        guard i == lineStart, i + 2 < bytes.count else { return false }
+        let c = bytes[i]
+        return (c == Self.dash || c == UInt8(ascii: ".")) && bytes[i + 1] == c && bytes[i + 2] == c && isBlankOrEnd(i + 3)
+    }
+
+    private var indent: Int { i - lineStart }
+
+    // MARK: Documents
+
+    private mutating func stream() throws(Unsupported) -> [YAMLNode] {
+        var documents: [YAMLNode] = []
+        try skipToContent()
+        while !atEnd {
+            if atDocumentMarker {
+                guard bytes[i] == Self.dash else { throw Unsupported() }  // "..." ends a document; rare, left to Yams
+                i += 3
+                try finishLine()
+                try skipToContent()
+                continue
+            }
+            documents.append(try blockNode(parentIndent: -1))
+            try skipToContent()
+            guard atEnd || atDocumentMarker else { throw Unsupported() }
+        }
+        return documents
+    }
+
+    /// A collection starting at `i`, the first character of a content line,
+    /// indented more than `parentIndent`; at the root, a flow collection too.
+    /// Any scalar there may go on over several lines: Yams reads those.
+    private mutating func blockNode(parentIndent: Int) throws(Unsupported) -> YAMLNode {
+        let c = at(i)
+        if isEntry { return try blockSequence(indentless: false) }
+        if parentIndent < 0 && (c == Self.openBrace || c == Self.openBracket) {
+            let node = try flowCollection()
+            try finishLine()
+            return node
+        }
+        let keyStart = i
+        guard let key = try blockKey() else { throw Unsupported() }
+        return try blockMapping(firstKey: key, at: keyStart)
+    }
+
+    /// "- " (or "-" at the end of a line) at `i`: a block sequence entry.
+    private var isEntry: Bool { at(i) == Self.dash && isBlankOrEnd(i + 1) }
+
+    // MARK: Block collections
+
+    private mutating func enter() throws(Unsupported) {
+        depth += 1
+        if depth > Self.maxDepth { throw Unsupported() }
+    }
+
+    /// A block mapping whose first key, already read, started at `keyStart`;
+    /// its other keys are in that column.
+    private mutating func blockMapping(firstKey: YAMLNode, at keyStart: Int) throws(Unsupported) -> YAMLNode {
+        try enter()
+        defer { depth -= 1 }
+        let mappingIndent = column(keyStart)
+        var pairs: [YAMLNode.Pair] = []
+        var first: YAMLNode? = firstKey
+        while true {
+            let key: YAMLNode
+            if let firstKey = first {
+                key = firstKey
+                first = nil
+            } else {
+                guard let next = try blockKey() else { throw Unsupported() }
+                key = next
+            }
+            let value = try blockValue(parentIndent: mappingIndent, empty: location(i), indentlessSequence: true)
+            try append(key: key, value: value, to: &pairs)
+            if atEnd || atDocumentMarker { break }
+            let next = indent
+            if next < mappingIndent { break }
+            // A deeper line is a continuation libyaml would fold or reject; "- " here is an error.
+            guard next == mappingIndent, !isEntry else { throw Unsupported() }
+        }
+        return YAMLNode(content: .mapping(pairs), location: firstKey.location)
+    }
+
+    /// Yams rejects a mapping that repeats a key (and then says which one).
+    /// Looking for repeats hashes the keys, which resolves and keeps their
+    /// tag: with the basic resolver a plain key comes back tagged `!!str`.
+    private func append(key: YAMLNode, value: YAMLNode, to pairs: inout [YAMLNode.Pair]) throws(Unsupported) {
+        guard case .scalar(var scalar) = key.content else { throw Unsupported() }
+        for other in pairs {
+            if case .scalar(let s) = other.key.content, s.text == scalar.text { throw Unsupported() }
+        }
+        var key = key
+        if scalar.style == .plain {
+            scalar.tag = YAMLNode.strTag
+            key.content = .scalar(scalar)
+        }
+        pairs.append(YAMLNode.Pair(key: key, value: value))
+    }
+
+    /// A block sequence whose first "-" is at `i`. An indentless one (kubectl's
+    /// `ports:\n- port: 80`) ends at the first line in its column that is not an entry.
+    private mutating func blockSequence(indentless: Bool) throws(Unsupported) -> YAMLNode {
+        try enter()
+        defer { depth -= 1 }
+        let sequenceIndent = column(i)
+        let start = location(i)
+        var items: [YAMLNode] = []
+        while true {
+            i += 1  // the "-"
+            let afterDash = location(i)
+            while at(i) == Self.space { i += 1 }
+            if isEntry { throw Unsupported() }  // "- - x"
+            let keyStart = i
+            if let key = try blockKey() {
+                // "- key: value": a mapping whose keys line up with this first one.
+                items.append(try blockMapping(firstKey: key, at: keyStart))
+            } else {
+                items.append(try blockValue(parentIndent: sequenceIndent, empty: afterDash, indentlessSequence: false))
+            }
+            if atEnd || atDocumentMarker { break }
+            let next = indent
+            if next == sequenceIndent && isEntry { continue }
+            if next < sequenceIndent || next == sequenceIndent && indentless { break }
+            throw Unsupported()
+        }
+        return YAMLNode(content: .sequence(items), location: start)
+    }
+
+    /// A key at `i` followed by ": " (or ":" at the end of the line), consuming
+    /// both; nil, with nothing consumed, when the line does not start with a key.
+    private mutating func blockKey() throws(Unsupported) -> YAMLNode? {
+        let start = i
+        let key: YAMLNode
+        switch at(i) {
+        case Self.doubleQuote, Self.singleQuote:
+            key = try quoted()
+            while at(i) == Self.space { i += 1 }
+        default:
+            guard let end = plainKeyEnd() else { return nil }
+            key = scalar(text(start, end), .plain, at: start)
+        }
+        guard at(i) == Self.colon && isBlankOrEnd(i + 1) else {
+            i = start
+            return nil
+        }
+        if i - start > Self.maxKeyLength { throw Unsupported() }
+        i += 1
+        return key
+    }
+
+    /// The end of a plain key at `i` when ":" and a blank follow it on the same
+    /// line, with `i` left on that ":"; nil otherwise.
+    private mutating func plainKeyEnd() -> Int? {
+        let start = i
+        guard startsPlainScalar(flow: false) else { return nil }
+        var end = i
+        while true {
+            let c = at(i)
+            if c == Self.colon && isBlankOrEnd(i + 1) { return end }
+            if c == Self.space {
+                while at(i) == Self.space { i += 1 }
+                if at(i) == Self.hash || at(i) == Self.newline || at(i) == Self.tab || at(i) == 0 { break }
+                continue
+            }
+            if c == Self.newline || c == 0 || c == Self.tab { break }
+            i += 1
+            end = i
+        }
+        i = start
+        return nil
+    }
+
+    private func startsPlainScalar(flow: Bool) -> Bool {
+        let c = at(i)
+        if c == Self.dash {
+            // "-x" is a scalar, "- " an entry; in flow context keep to the unambiguous "-1", "-a".
+            let next = at(i + 1)
+            return flow ? (next >= 0x30 && next <= 0x39 || next >= 0x41 && next <= 0x5A || next >= 0x61 && next <= 0x7A)
+                        : !(next == Self.space || next == Self.tab || next == Self.newline || next == 0)
+        }
+        return !(c == Self.space || c == Self.newline || c == 0 || c == Self.tab || Self.indicators[Int(c)])
+    }
+
+    /// The value after "key:" or "-": on the same line, or the collection on the
+    /// following lines, or an empty (null) scalar at `empty` — where libyaml
+    /// puts it: just after the indicator.
+    private mutating func blockValue(parentIndent: Int, empty: SourceLocation,
+                                     indentlessSequence: Bool) throws(Unsupported) -> YAMLNode {
+        while at(i) == Self.space { i += 1 }
+        let c = at(i)
+        if c == Self.newline || c == 0 || c == Self.hash {
+            skipToLineEnd()
+            try skipToContent()
+            if !atEnd && !atDocumentMarker {
+                if indent > parentIndent { return try blockNode(parentIndent: parentIndent) }
+                if indentlessSequence && indent == parentIndent && isEntry { return try blockSequence(indentless: true) }
+            }
+            return emptyScalar(at: empty)
+        }
+        let node: YAMLNode
+        switch c {
+        case Self.doubleQuote, Self.singleQuote:
+            node = try quoted()
+            try finishLine()
+        case Self.openBrace, Self.openBracket:
+            node = try flowCollection()
+            try finishLine()
+        case Self.pipe:
+            node = try literal(parentIndent: parentIndent)
+        default:
+            guard startsPlainScalar(flow: false) else { throw Unsupported() }
+            node = try blockPlainValue()
+            try finishLine()
+        }
+        try skipToContent()
+        // A deeper line would continue a plain scalar, or be an error after any other value.
+        if !atEnd && !atDocumentMarker && indent > parentIndent { throw Unsupported() }
+        return node
+    }
+
+    /// A plain scalar value in block context, on one line.
+    private mutating func blockPlainValue() throws(Unsupported) -> YAMLNode {
+        let start = i
+        var end = i
+        while true {
+            let c = at(i)
+            if c == Self.space {
+                while at(i) == Self.space { i += 1 }
+                let next = at(i)
+                if next == Self.hash || next == Self.newline || next == 0 { break }
+                if next == Self.tab { throw Unsupported() }
+                continue
+            }
+            if c == Self.newline || c == 0 { break }
+            // "a: b: c" is an error; a tab joins words in ways not worth copying.
+            if c == Self.colon && isBlankOrEnd(i + 1) || c == Self.tab { throw Unsupported() }
+            i += 1
+            end = i
+        }
+        return scalar(text(start, end), .plain, at: start)
+    }
+
+    // MARK: Literal block scalars
+
+    /// A `|` block (with `-` or `+` chomping, no explicit indentation), the way
+    /// libyaml's scanner reads it; leaves `i` at the start of the first line after it.
+    private mutating func literal(parentIndent: Int) throws(Unsupported) -> YAMLNode {
+        let start = location(i)
+        i += 1
+        var chomping = 0  // -1 strip, 0 clip, +1 keep
+        if at(i) == Self.dash || at(i) == UInt8(ascii: "+") {
+            chomping = at(i) == Self.dash ? -1 : 1
+            i += 1
+        }
+        while at(i) == Self.space { i += 1 }
+        if at(i) == Self.hash { while !atEnd && bytes[i] != Self.newline { i += 1 } }
+        guard at(i) == Self.newline else { throw Unsupported() }  // explicit indentation, or nothing after "|"
+        i += 1
+        newLine()
+
+        // Leading empty lines, then the first content line, whose indentation is the block's.
+        var leadingBreaks = 0
+        var maxIndent = 0
+        var spaces = 0
+        while true {
+            spaces = 0
+            while at(i + spaces) == Self.space { spaces += 1 }
+            maxIndent = max(maxIndent, spaces)
+            let c = at(i + spaces)
+            guard c != Self.tab, c != 0 else { throw Unsupported() }
+            guard c == Self.newline else { break }
+            leadingBreaks += 1
+            i += spaces + 1
+            newLine()
+        }
+        let blockIndent = max(maxIndent, parentIndent + 1, 1)
+        // A first line less indented than the block (or than a blank line before it) leaves the block empty.
+        guard spaces == blockIndent else { throw Unsupported() }
+
+        var out = [UInt8](repeating: Self.newline, count: leadingBreaks)
+        var lineBreak = false
+        var trailingBreaks = 0
+        content: while true {
+            // At a content line; its indentation is part of the block's, the rest is text.
+            i += blockIndent
+            let contentStart = i
+            while i < bytes.count && bytes[i] != Self.newline { i += 1 }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[contentStart..<i]))
+            guard i < bytes.count else {
+                lineBreak = false
+                trailingBreaks = 0
+                break
+            }
+            i += 1
+            newLine()
+            lineBreak = true
+            trailingBreaks = 0
+            // Empty lines (no more than the block's indentation), then the next content line or the end.
+            while true {
+                var n = 0
+                while n < blockIndent && at(i + n) == Self.space { n += 1 }
+                let c = at(i + n)
+                if c == Self.newline {
+                    trailingBreaks += 1
+                    i += n + 1
+                    newLine()
+                    continue
+                }
+                if c == 0 {
+                    guard n == 0 else { throw Unsupported() }  // spaces at the very end: an edge left to Yams
+                    break content
+                }
+                if n < blockIndent {
+                    if c == Self.tab { throw Unsupported() }
+                    break content
+                }
+                // A content line follows: the breaks before it are text.
+                out.append(Self.newline)
+                out.append(contentsOf: repeatElement(Self.newline, count: trailingBreaks))
+                continue content
+            }
+        }
+        if chomping != -1 && lineBreak { out.append(Self.newline) }
+        if chomping == 1 { out.append(contentsOf: repeatElement(Self.newline, count: trailingBreaks)) }
+        // libyaml marks a block scalar as implicitly a string, which Yams keeps as its tag.
+        return YAMLNode(content: .scalar(.init(text: String(decoding: out, as: UTF8.self), style: .literal,
+                                               tag: YAMLNode.strTag)),
+                        location: start)
+    }
+
+    // MARK: Quoted scalars
+
+    /// A single- or double-quoted scalar on one line; `i` is left after the closing quote.
+    private mutating func quoted() throws(Unsupported) -> YAMLNode {
+        let start = i
+        let quote = bytes[i]
+        i += 1
+        let contentStart = i
+        // The common case: no escapes, so the text is a slice of the input.
+        while true {
+            let c = at(i)
+            if c == quote && (quote == Self.doubleQuote || at(i + 1) != Self.singleQuote) {
+                let node = scalar(text(contentStart, i), .quoted, at: start)
+                i += 1
+                return node
+            }
+            if c == Self.backslash && quote == Self.doubleQuote || c == quote { break }
+            if c == Self.newline || c == 0 { throw Unsupported() }  // multi-line: folded by libyaml
+            i += 1
+        }
+        var out = Array(UnsafeBufferPointer(rebasing: bytes[contentStart..<i]))
+        while true {
+            let c = at(i)
+            if c == Self.newline || c == 0 { throw Unsupported() }
+            if c == quote {
+                if quote == Self.singleQuote && at(i + 1) == Self.singleQuote {
+                    out.append(Self.singleQuote)
+                    i += 2
+                    continue
+                }
+                i += 1
+                return scalar(String(decoding: out, as: UTF8.self), .quoted, at: start)
+            }
+            if c == Self.backslash && quote == Self.doubleQuote {
+                try escape(into: &out)
+                continue
+            }
+            out.append(c)
+            i += 1
+        }
+    }
+
+    /// One escape sequence of a double-quoted scalar (YAML 1.1 as libyaml reads it), at `i`.
+    private mutating func escape(into out: inout [UInt8]) throws(Unsupported) {
+        let c = at(i + 1)
+        i += 2
+        let simple: UInt8? = switch c {
+        case UInt8(ascii: "0"): 0
+        case UInt8(ascii: "a"): 0x07
+        case UInt8(ascii: "b"): 0x08
+        case UInt8(ascii: "t"), Self.tab: 0x09
+        case UInt8(ascii: "n"): 0x0A
+        case UInt8(ascii: "v"): 0x0B
+        case UInt8(ascii: "f"): 0x0C
+        case UInt8(ascii: "r"): 0x0D
+        case UInt8(ascii: "e"): 0x1B
+        case Self.space, Self.doubleQuote, UInt8(ascii: "/"), Self.backslash: c
+        default: nil
+        }
+        if let simple {
+            out.append(simple)
+            return
+        }
+        let digits = switch c {
+        case UInt8(ascii: "x"): 2
+        case UInt8(ascii: "u"): 4
+        case UInt8(ascii: "U"): 8
+        default: 0  // \N, \_, \L, \P, a line continuation, or an error: Yams
+        }
+        guard digits > 0 else { throw Unsupported() }
+        var value: UInt32 = 0
+        for _ in 0..<digits {
+            let d = at(i)
+            let v: UInt8 = switch d {
+            case 0x30...0x39: d - 0x30
+            case 0x41...0x46: d - 0x41 + 10
+            case 0x61...0x66: d - 0x61 + 10
+            default: throw Unsupported()
+            }
+            value = value << 4 | UInt32(v)
+            i += 1
+        }
+        // Surrogates are errors for libyaml; Yams drops a leading U+FEFF from a scalar's text.
+        guard value != 0xFEFF, let scalar = Unicode.Scalar(value) else { throw Unsupported() }
+        out.append(contentsOf: UTF8.encode(scalar)!)
+    }
+
+    // MARK: Flow collections
+
+    /// In flow context: spaces, tabs, line breaks and comments.
+    private mutating func skipFlowSpace() throws(Unsupported) {
+        while true {
+            switch at(i) {
+            case Self.space, Self.tab:
+                i += 1
+            case Self.newline:
+                i += 1
+                newLine()
+                // A document marker inside a flow collection is an error.
+                if atDocumentMarker { throw Unsupported() }
+            case Self.hash:
+                while !atEnd && bytes[i] != Self.newline { i += 1 }
+            default:
+                return
+            }
+        }
+    }
+
+    /// `{...}` or `[...]` at `i`, over as many lines as it takes; `i` is left after it.
+    private mutating func flowCollection() throws(Unsupported) -> YAMLNode {
+        try enter()
+        defer { depth -= 1 }
+        let start = location(i)
+        let isMapping = bytes[i] == Self.openBrace
+        let close = isMapping ? Self.closeBrace : Self.closeBracket
+        i += 1
+        try skipFlowSpace()
+        var items: [YAMLNode] = []
+        var pairs: [YAMLNode.Pair] = []
+        if at(i) == close {
+            i += 1
+            return YAMLNode(content: isMapping ? .mapping([]) : .sequence([]), location: start)
+        }
+        while true {
+            if isMapping {
+                let keyStart = i, keyLine = line
+                let key: YAMLNode = switch at(i) {
+                case Self.doubleQuote, Self.singleQuote: try quoted()
+                default: try flowPlain()
+                }
+                // The ":" must follow on the key's line (libyaml's simple key), and a value must follow it.
+                while at(i) == Self.space || at(i) == Self.tab { i += 1 }
+                guard line == keyLine, at(i) == Self.colon, i - keyStart <= Self.maxKeyLength else { throw Unsupported() }
+                i += 1
+                try skipFlowSpace()
+                let c = at(i)
+                guard c != Self.comma, c != Self.closeBrace else { throw Unsupported() }
+                try append(key: key, value: try flowNode(), to: &pairs)
+            } else {
+                items.append(try flowNode())
+            }
+            try skipFlowSpace()
+            switch at(i) {
+            case Self.comma:
+                i += 1
+                try skipFlowSpace()
+                // A trailing comma is valid YAML, but rare enough to leave to Yams.
+                if at(i) == close { throw Unsupported() }
+            case close:
+                i += 1
+                return YAMLNode(content: isMapping ? .mapping(pairs) : .sequence(items), location: start)
+            default:
+                // "[a: 1]" (a one-pair mapping), or an error.
+                throw Unsupported()
+            }
+        }
+    }
+
+    private mutating func flowNode() throws(Unsupported) -> YAMLNode {
+        switch at(i) {
+        case Self.openBrace, Self.openBracket: try flowCollection()
+        case Self.doubleQuote, Self.singleQuote: try quoted()
+        default: try flowPlain()
+        }
+    }
+
+    /// A plain scalar in flow context on one line: up to ",", a bracket, ": " or " #".
+    private mutating func flowPlain() throws(Unsupported) -> YAMLNode {
+        guard startsPlainScalar(flow: true) else { throw Unsupported() }
+        let start = i
+        var end = i
+        while true {
+            let c = at(i)
+            if c == Self.space || c == Self.tab {
+                var sawTab = false
+                while at(i) == Self.space || at(i) == Self.tab {
+                    sawTab = sawTab || at(i) == Self.tab
+                    i += 1
+                }
+                let next = at(i)
+                if next == Self.hash || next == Self.newline || next == 0 || Self.isFlowIndicator(next)
+                    || next == Self.colon && isBlankOrEnd(i + 1) { break }
+                // Words joined by a tab, or a ":" libyaml reads in its own way.
+                if sawTab || next == Self.colon { throw Unsupported() }
+                continue
+            }
+            if c == Self.newline || c == 0 || Self.isFlowIndicator(c) { break }
+            if c == Self.colon {
+                let next = at(i + 1)
+                if isBlankOrEnd(i + 1) { break }
+                if Self.isFlowIndicator(next) || next == UInt8(ascii: "?") { throw Unsupported() }
+            }
+            i += 1
+            end = i
+        }
+        return scalar(text(start, end), .plain, at: start)
+    }
+}
