@@ -6,19 +6,45 @@ import BallastCore
 /// going after an error.
 struct Value {
     let node: YAMLNode
-    let path: String
+    /// The path of the collection holding this value (nil at the root) and
+    /// the step from there: the text of a path is only needed for a message,
+    /// so it is spelled out then, not for each of the many values read.
+    private let parent: PathStep?
+    private let step: PathStep.Step
     let sink: DiagnosticSink
 
+    init(node: YAMLNode, path: String, sink: DiagnosticSink) {
+        self.init(node: node, parent: nil, step: .root(path), sink: sink)
+    }
+
+    private init(node: YAMLNode, parent: PathStep?, step: PathStep.Step, sink: DiagnosticSink) {
+        self.node = node
+        self.parent = parent
+        self.step = step
+        self.sink = sink
+    }
+
+    var path: String { PathStep.text(parent, step) }
     var location: SourceLocation { node.location }
     var isNull: Bool { node.isNull }
 
+    /// This value's path as a parent of others; made once per collection read.
+    fileprivate var pathAsParent: PathStep { PathStep(parent: parent, step: step) }
+
+    fileprivate func element(_ node: YAMLNode, of parent: PathStep, _ step: PathStep.Step) -> Value {
+        Value(node: node, parent: parent, step: step, sink: sink)
+    }
+
     func child(_ key: String, _ node: YAMLNode) -> Value {
-        Value(node: node, path: path.isEmpty ? key : "\(path).\(key)", sink: sink)
+        element(node, of: pathAsParent, .key(key))
     }
 
     // MARK: Findings
 
-    private func prefixed(_ message: String) -> String { path.isEmpty ? message : "\(path): \(message)" }
+    private func prefixed(_ message: String) -> String {
+        let path = path
+        return path.isEmpty ? message : "\(path): \(message)"
+    }
 
     func error(_ message: String, hint: String? = nil) {
         sink.error(prefixed(message), at: location, hint: hint)
@@ -101,20 +127,29 @@ struct Value {
 
     /// A list; null is an empty list, as in Kubernetes (`ports: null`).
     func list() -> [Value]? {
-        if isNull { return [] }
-        guard case .sequence(let items) = node.content else {
-            mismatch(expected: "a list", hint: node.scalar.map { "write it as a list: [\($0.text)]" })
-            return nil
-        }
-        return items.enumerated().map { Value(node: $1, path: "\(path)[\($0)]", sink: sink) }
+        guard let items = sequenceItems() else { return nil }
+        let base = pathAsParent
+        return items.enumerated().map { element($1, of: base, .index($0)) }
     }
 
     /// A list whose elements all decode; nil (after reporting each bad element) otherwise.
-    func list<T>(_ element: (Value) -> T?) -> [T]? {
-        guard let items = list() else { return nil }
-        let decoded = items.map(element)
-        let present = decoded.compactMap { $0 }
-        return present.count == decoded.count ? present : nil
+    func list<T>(_ decode: (Value) -> T?) -> [T]? {
+        guard let items = sequenceItems() else { return nil }
+        let base = pathAsParent
+        var decoded: [T] = []
+        decoded.reserveCapacity(items.count)
+        var complete = true
+        for (index, item) in items.enumerated() {
+            if let value = decode(element(item, of: base, .index(index))) { decoded.append(value) } else { complete = false }
+        }
+        return complete ? decoded : nil
+    }
+
+    private func sequenceItems() -> [YAMLNode]? {
+        if case .sequence(let items) = node.content { return items }
+        if isNull { return [] }
+        mismatch(expected: "a list", hint: node.scalar.map { "write it as a list: [\($0.text)]" })
+        return nil
     }
 
     func stringList() -> [String]? { list { $0.string() } }
@@ -150,18 +185,21 @@ struct MappingReader {
     enum UnknownKeys { case error, warning, ignore }
 
     let value: Value
-    private let pairs: [(key: String, node: YAMLNode)]
+    /// The mapping's own pairs (shared with the node, not copied); keys that
+    /// are not strings were reported and are skipped by every lookup.
+    private let pairs: [YAMLNode.Pair]
+    private let path: PathStep
 
     fileprivate init(_ value: Value, pairs: [YAMLNode.Pair], keys: [String], unknownKeys: UnknownKeys) {
         self.value = value
-        var named: [(String, YAMLNode)] = []
+        self.pairs = pairs
+        path = value.pathAsParent
         for pair in pairs {
-            guard let key = pair.key.scalar?.text, !pair.key.isNull else {
+            guard let key = Self.name(of: pair.key) else {
                 let prefix = value.path.isEmpty ? "" : "\(value.path): "
                 value.sink.error("\(prefix)keys must be strings, found \(pair.key.kindDescription)", at: pair.key.location)
                 continue
             }
-            named.append((key, pair.value))
             guard unknownKeys != .ignore, !keys.contains(key) else { continue }
             let message = "\(value.path.isEmpty ? "" : "\(value.path): ")unknown key \"\(key)\""
             let hint = Suggestion.hint(for: key, in: keys, noun: "keys allowed here")
@@ -171,18 +209,30 @@ struct MappingReader {
                 value.sink.warning(message + " (ignored)", at: pair.key.location, hint: hint)
             }
         }
-        self.pairs = named
+    }
+
+    /// The key as a string; nil for a null or a collection used as a key.
+    private static func name(of key: YAMLNode) -> String? {
+        guard case .scalar(let s) = key.content, !key.isNull else { return nil }
+        return s.text
     }
 
     var location: SourceLocation { value.location }
-    var keys: [String] { pairs.map(\.key) }
+    var keys: [String] { pairs.compactMap { Self.name(of: $0.key) } }
 
     /// Every entry in order, as values.
-    var entries: [(key: String, value: Value)] { pairs.map { ($0.key, value.child($0.key, $0.node)) } }
+    var entries: [(key: String, value: Value)] {
+        pairs.compactMap { pair in Self.name(of: pair.key).map { ($0, value.element(pair.value, of: path, .key($0))) } }
+    }
 
     /// The value under `key`, even when it is null; nil when the key is absent.
     func raw(_ key: String) -> Value? {
-        pairs.first { $0.key == key }.map { value.child(key, $0.node) }
+        for pair in pairs {
+            // The text first: it rules out nearly every pair before the null check runs.
+            guard case .scalar(let s) = pair.key.content, s.text == key, !pair.key.isNull else { continue }
+            return value.element(pair.value, of: path, .key(key))
+        }
+        return nil
     }
 
     /// The value under `key`; nil when absent or null (Kubernetes treats both as "not set").
@@ -212,5 +262,34 @@ extension YAMLNode {
     /// An empty mapping, for an optional section left out of a file.
     static func empty(at location: SourceLocation) -> YAMLNode {
         YAMLNode(content: .mapping([]), location: location)
+    }
+}
+
+/// One step of a value's path, linked to the steps before it; shared by the
+/// values of one collection.
+final class PathStep {
+    enum Step {
+        /// The path given to the first value (often "").
+        case root(String)
+        case key(String)
+        case index(Int)
+    }
+
+    let parent: PathStep?
+    let step: Step
+
+    init(parent: PathStep?, step: Step) {
+        self.parent = parent
+        self.step = step
+    }
+
+    /// `pools[0].addresses[1]`: a key after a non-empty path follows a dot, an index its brackets.
+    static func text(_ parent: PathStep?, _ step: Step) -> String {
+        let before = parent.map { text($0.parent, $0.step) } ?? ""
+        switch step {
+        case .root(let path): return path
+        case .key(let key): return before.isEmpty ? key : "\(before).\(key)"
+        case .index(let index): return "\(before)[\(index)]"
+        }
     }
 }

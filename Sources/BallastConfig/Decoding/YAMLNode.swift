@@ -45,9 +45,13 @@ struct YAMLNode: Sendable {
 
     /// `~`, `null` or nothing at all (YAML 1.2 core schema), or `!!null`.
     var isNull: Bool {
-        guard let s = scalar else { return false }
-        if s.tag == YAMLNode.nullTag { return true }
-        return s.isPlain && ["", "~", "null", "Null", "NULL"].contains(s.text)
+        guard case .scalar(let s) = content else { return false }
+        if let tag = s.tag { return tag == YAMLNode.nullTag }
+        guard s.style == .plain else { return false }
+        switch s.text {
+        case "", "~", "null", "Null", "NULL": return true
+        default: return false
+        }
     }
 
     /// How the node is named in "expected X, found Y" messages.
