@@ -124,6 +124,12 @@ struct FastYAML {
         YAMLNode(content: .scalar(.init(text: text, style: style, tag: nil)), location: location(j))
     }
 
+    /// A plain mapping key. Yams looks for repeated keys by hashing them,
+    /// which resolves their tag and keeps it: with the basic resolver, `!!str`.
+    private func plainKey(_ start: Int, _ end: Int) -> YAMLNode {
+        YAMLNode(content: .scalar(.init(text: text(start, end), style: .plain, tag: YAMLNode.strTag)), location: location(start))
+    }
+
     private func emptyScalar(at location: SourceLocation) -> YAMLNode {
         YAMLNode(content: .scalar(.init(text: "", style: .plain, tag: nil)), location: location)
     }
@@ -253,18 +259,9 @@ struct FastYAML {
     }
 
     /// Yams rejects a mapping that repeats a key (and then says which one).
-    /// Looking for repeats hashes the keys, which resolves and keeps their
-    /// tag: with the basic resolver a plain key comes back tagged `!!str`.
     private func append(key: YAMLNode, value: YAMLNode, to pairs: inout [YAMLNode.Pair]) throws(Unsupported) {
-        guard case .scalar(var scalar) = key.content else { throw Unsupported() }
-        for other in pairs {
-            if case .scalar(let s) = other.key.content, s.text == scalar.text { throw Unsupported() }
-        }
-        var key = key
-        if scalar.style == .plain {
-            scalar.tag = YAMLNode.strTag
-            key.content = .scalar(scalar)
-        }
+        guard let text = key.scalar?.text else { throw Unsupported() }
+        for other in pairs where other.key.scalar?.text == text { throw Unsupported() }
         pairs.append(YAMLNode.Pair(key: key, value: value))
     }
 
@@ -308,7 +305,7 @@ struct FastYAML {
             while at(i) == Self.space { i += 1 }
         default:
             guard let end = plainKeyEnd() else { return nil }
-            key = scalar(text(start, end), .plain, at: start)
+            key = plainKey(start, end)
         }
         guard at(i) == Self.colon && isBlankOrEnd(i + 1) else {
             i = start
@@ -627,7 +624,7 @@ struct FastYAML {
                 let keyStart = i, keyLine = line
                 let key: YAMLNode = switch at(i) {
                 case Self.doubleQuote, Self.singleQuote: try quoted()
-                default: try flowPlain()
+                default: try flowPlain(isKey: true)
                 }
                 // The ":" must follow on the key's line (libyaml's simple key), and a value must follow it.
                 while at(i) == Self.space || at(i) == Self.tab { i += 1 }
@@ -661,12 +658,12 @@ struct FastYAML {
         switch at(i) {
         case Self.openBrace, Self.openBracket: try flowCollection()
         case Self.doubleQuote, Self.singleQuote: try quoted()
-        default: try flowPlain()
+        default: try flowPlain(isKey: false)
         }
     }
 
     /// A plain scalar in flow context on one line: up to ",", a bracket, ": " or " #".
-    private mutating func flowPlain() throws(Unsupported) -> YAMLNode {
+    private mutating func flowPlain(isKey: Bool) throws(Unsupported) -> YAMLNode {
         guard startsPlainScalar(flow: true) else { throw Unsupported() }
         let start = i
         var end = i
@@ -694,6 +691,6 @@ struct FastYAML {
             i += 1
             end = i
         }
-        return scalar(text(start, end), .plain, at: start)
+        return isKey ? plainKey(start, end) : scalar(text(start, end), .plain, at: start)
     }
 }

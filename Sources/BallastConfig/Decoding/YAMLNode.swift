@@ -3,12 +3,15 @@ import Yams
 
 /// A parsed YAML (or JSON) node with the place it came from.
 ///
-/// A detached copy of Yams' `Node`: a plain Sendable value, and scalars keep
+/// A detached copy of Yams' `Node`: immutable and Sendable, and scalars keep
 /// their *style* instead of a resolved tag, because the decoders decide what a
 /// scalar means from the field it fills. Resolution follows the YAML 1.2 core
 /// schema for plain scalars (so `no` and `on` are strings, not booleans);
 /// quoted scalars are always strings.
-struct YAMLNode: Sendable {
+///
+/// A class so that handing a node around costs one reference count: decoders
+/// pass every node they read through several values.
+final class YAMLNode: Sendable {
     struct Scalar: Sendable {
         enum Style: Sendable { case plain, quoted, literal, folded }
 
@@ -32,8 +35,13 @@ struct YAMLNode: Sendable {
         case mapping([Pair])
     }
 
-    var content: Content
-    var location: SourceLocation
+    let content: Content
+    let location: SourceLocation
+
+    init(content: Content, location: SourceLocation) {
+        self.content = content
+        self.location = location
+    }
 
     static let strTag = "tag:yaml.org,2002:str"
     static let nullTag = "tag:yaml.org,2002:null"
