@@ -13,11 +13,14 @@ import BallastCore
 /// error — makes it give up, and `YAMLDocuments` parses the text with Yams,
 /// which then also words the error. Tests compare the two on many inputs.
 struct FastYAML {
+    /// A node of the tree being built.
+    private typealias Node = Int32
+
     /// The input is outside the subset read here (not necessarily invalid).
     struct Unsupported: Error {}
 
     private let bytes: UnsafeBufferPointer<UInt8>
-    private let origin: TextOrigin
+    private var builder: YAMLTreeBuilder
     /// Every byte is ASCII, so a column is a byte offset within its line.
     private let ascii: Bool
     private var i = 0
@@ -35,10 +38,16 @@ struct FastYAML {
     static func parse(_ text: String, origin: TextOrigin) -> [YAMLNode]? {
         var text = text
         text.makeContiguousUTF8()
-        return text.utf8.withContiguousStorageIfAvailable { bytes -> [YAMLNode]? in
+        // Records keep offsets as Int32.
+        guard text.utf8.count < Int32.max else { return nil }
+        let source = text
+        return source.utf8.withContiguousStorageIfAvailable { bytes -> [YAMLNode]? in
             guard let ascii = scan(bytes) else { return nil }
-            var parser = FastYAML(bytes: bytes, origin: origin, ascii: ascii)
-            return try? parser.stream()
+            // About one node per 12 bytes in kubectl's YAML.
+            var parser = FastYAML(bytes: bytes, builder: YAMLTreeBuilder(expectedNodes: bytes.count / 12), ascii: ascii)
+            guard let roots = try? parser.stream() else { return nil }
+            let tree = parser.builder.tree(source: source, origin: origin)
+            return roots.map { YAMLNode(tree: tree, id: $0) }
         } ?? nil
     }
 
@@ -99,9 +108,13 @@ struct FastYAML {
 
     // MARK: Positions
 
-    private func location(_ j: Int) -> SourceLocation {
-        origin.location(line: line + 1, column: column(j) + 1)
+    /// One-based line and column, as Yams reports libyaml's marks.
+    private struct Position {
+        var line: Int
+        var column: Int
     }
+
+    private func position(_ j: Int) -> Position { Position(line: line + 1, column: column(j) + 1) }
 
     /// libyaml counts columns in characters.
     private func column(_ j: Int) -> Int {
@@ -116,22 +129,22 @@ struct FastYAML {
         lineStart = i
     }
 
-    private func text(_ start: Int, _ end: Int) -> String {
-        String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)
-    }
-
-    private func scalar(_ text: String, _ style: YAMLNode.Scalar.Style, at j: Int) -> YAMLNode {
-        YAMLNode(content: .scalar(.init(text: text, style: style, tag: nil)), location: location(j))
+    /// A scalar whose text is the input from `start` to `end`, at `at` (its opening quote, if any).
+    private mutating func scalar(_ start: Int, _ end: Int, _ style: YAMLNode.Scalar.Style, at j: Int) -> Node {
+        let p = position(j)
+        return builder.scalar(start: start, count: end - start, style: style, tag: nil, line: p.line, column: p.column)
     }
 
     /// A plain mapping key. Yams looks for repeated keys by hashing them,
     /// which resolves their tag and keeps it: with the basic resolver, `!!str`.
-    private func plainKey(_ start: Int, _ end: Int) -> YAMLNode {
-        YAMLNode(content: .scalar(.init(text: text(start, end), style: .plain, tag: YAMLNode.strTag)), location: location(start))
+    private mutating func plainKey(_ start: Int, _ end: Int) -> Node {
+        let p = position(start)
+        return builder.scalar(start: start, count: end - start, style: .plain, tag: YAMLNode.strTag,
+                              line: p.line, column: p.column)
     }
 
-    private func emptyScalar(at location: SourceLocation) -> YAMLNode {
-        YAMLNode(content: .scalar(.init(text: "", style: .plain, tag: nil)), location: location)
+    private mutating func emptyScalar(at p: Position) -> Node {
+        builder.scalar(start: 0, count: 0, style: .plain, tag: nil, line: p.line, column: p.column)
     }
 
     // MARK: Lines (block context)
@@ -186,8 +199,8 @@ struct FastYAML {
 
     // MARK: Documents
 
-    private mutating func stream() throws(Unsupported) -> [YAMLNode] {
-        var documents: [YAMLNode] = []
+    private mutating func stream() throws(Unsupported) -> [Node] {
+        var documents: [Node] = []
         try skipToContent()
         while !atEnd {
             if atDocumentMarker {
@@ -207,7 +220,7 @@ struct FastYAML {
     /// A collection starting at `i`, the first character of a content line,
     /// indented more than `parentIndent`; at the root, a flow collection too.
     /// Any scalar there may go on over several lines: Yams reads those.
-    private mutating func blockNode(parentIndent: Int) throws(Unsupported) -> YAMLNode {
+    private mutating func blockNode(parentIndent: Int) throws(Unsupported) -> Node {
         let c = at(i)
         if isEntry { return try blockSequence(indentless: false) }
         if parentIndent < 0 && (c == Self.openBrace || c == Self.openBracket) {
@@ -232,14 +245,15 @@ struct FastYAML {
 
     /// A block mapping whose first key, already read, started at `keyStart`;
     /// its other keys are in that column.
-    private mutating func blockMapping(firstKey: YAMLNode, at keyStart: Int) throws(Unsupported) -> YAMLNode {
+    private mutating func blockMapping(firstKey: Node, at keyStart: Int) throws(Unsupported) -> Node {
         try enter()
         defer { depth -= 1 }
         let mappingIndent = column(keyStart)
-        var pairs: [YAMLNode.Pair] = []
-        var first: YAMLNode? = firstKey
+        let start = position(keyStart)
+        let mark = builder.mark
+        var first: Node? = firstKey
         while true {
-            let key: YAMLNode
+            let key: Node
             if let firstKey = first {
                 key = firstKey
                 first = nil
@@ -247,43 +261,60 @@ struct FastYAML {
                 guard let next = try blockKey() else { throw Unsupported() }
                 key = next
             }
-            let value = try blockValue(parentIndent: mappingIndent, empty: location(i), indentlessSequence: true)
-            try append(key: key, value: value, to: &pairs)
+            let value = try blockValue(parentIndent: mappingIndent, empty: position(i), indentlessSequence: true)
+            try addPair(key, value, from: mark)
             if atEnd || atDocumentMarker { break }
             let next = indent
             if next < mappingIndent { break }
             // A deeper line is a continuation libyaml would fold or reject; "- " here is an error.
             guard next == mappingIndent, !isEntry else { throw Unsupported() }
         }
-        return YAMLNode(content: .mapping(pairs), location: firstKey.location)
+        return builder.collection(.mapping, from: mark, line: start.line, column: start.column)
     }
 
     /// Yams rejects a mapping that repeats a key (and then says which one).
-    private func append(key: YAMLNode, value: YAMLNode, to pairs: inout [YAMLNode.Pair]) throws(Unsupported) {
-        guard let text = key.scalar?.text else { throw Unsupported() }
-        for other in pairs where other.key.scalar?.text == text { throw Unsupported() }
-        pairs.append(YAMLNode.Pair(key: key, value: value))
+    private mutating func addPair(_ key: Node, _ value: Node, from mark: Int) throws(Unsupported) {
+        let keys = builder.children
+        for n in stride(from: mark, to: keys.endIndex, by: 2) where sameText(keys[n], key) { throw Unsupported() }
+        builder.addChild(key)
+        builder.addChild(value)
+    }
+
+    private func sameText(_ a: Node, _ b: Node) -> Bool {
+        let x = builder.record(a), y = builder.record(b)
+        if x.count >= 0 && y.count >= 0 {
+            guard x.count == y.count else { return false }
+            let xs = Int(x.start), ys = Int(y.start)
+            for k in 0..<Int(x.count) where bytes[xs + k] != bytes[ys + k] { return false }
+            return true
+        }
+        return text(x) == text(y)
+    }
+
+    private func text(_ r: YAMLTree.Record) -> String {
+        if r.count < 0 { return builder.string(Int(r.start)) }
+        return String(decoding: UnsafeBufferPointer(rebasing: bytes[Int(r.start)..<Int(r.start + r.count)]), as: UTF8.self)
     }
 
     /// A block sequence whose first "-" is at `i`. An indentless one (kubectl's
     /// `ports:\n- port: 80`) ends at the first line in its column that is not an entry.
-    private mutating func blockSequence(indentless: Bool) throws(Unsupported) -> YAMLNode {
+    private mutating func blockSequence(indentless: Bool) throws(Unsupported) -> Node {
         try enter()
         defer { depth -= 1 }
         let sequenceIndent = column(i)
-        let start = location(i)
-        var items: [YAMLNode] = []
+        let start = position(i)
+        let mark = builder.mark
         while true {
             i += 1  // the "-"
-            let afterDash = location(i)
+            let afterDash = position(i)
             while at(i) == Self.space { i += 1 }
             if isEntry { throw Unsupported() }  // "- - x"
             let keyStart = i
             if let key = try blockKey() {
                 // "- key: value": a mapping whose keys line up with this first one.
-                items.append(try blockMapping(firstKey: key, at: keyStart))
+                builder.addChild(try blockMapping(firstKey: key, at: keyStart))
             } else {
-                items.append(try blockValue(parentIndent: sequenceIndent, empty: afterDash, indentlessSequence: false))
+                builder.addChild(try blockValue(parentIndent: sequenceIndent, empty: afterDash, indentlessSequence: false))
             }
             if atEnd || atDocumentMarker { break }
             let next = indent
@@ -291,14 +322,14 @@ struct FastYAML {
             if next < sequenceIndent || next == sequenceIndent && indentless { break }
             throw Unsupported()
         }
-        return YAMLNode(content: .sequence(items), location: start)
+        return builder.collection(.sequence, from: mark, line: start.line, column: start.column)
     }
 
     /// A key at `i` followed by ": " (or ":" at the end of the line), consuming
     /// both; nil, with nothing consumed, when the line does not start with a key.
-    private mutating func blockKey() throws(Unsupported) -> YAMLNode? {
+    private mutating func blockKey() throws(Unsupported) -> Node? {
         let start = i
-        let key: YAMLNode
+        let key: Node
         switch at(i) {
         case Self.doubleQuote, Self.singleQuote:
             key = try quoted()
@@ -352,8 +383,8 @@ struct FastYAML {
     /// The value after "key:" or "-": on the same line, or the collection on the
     /// following lines, or an empty (null) scalar at `empty` — where libyaml
     /// puts it: just after the indicator.
-    private mutating func blockValue(parentIndent: Int, empty: SourceLocation,
-                                     indentlessSequence: Bool) throws(Unsupported) -> YAMLNode {
+    private mutating func blockValue(parentIndent: Int, empty: Position,
+                                     indentlessSequence: Bool) throws(Unsupported) -> Node {
         while at(i) == Self.space { i += 1 }
         let c = at(i)
         if c == Self.newline || c == 0 || c == Self.hash {
@@ -365,7 +396,7 @@ struct FastYAML {
             }
             return emptyScalar(at: empty)
         }
-        let node: YAMLNode
+        let node: Node
         switch c {
         case Self.doubleQuote, Self.singleQuote:
             node = try quoted()
@@ -387,7 +418,7 @@ struct FastYAML {
     }
 
     /// A plain scalar value in block context, on one line.
-    private mutating func blockPlainValue() throws(Unsupported) -> YAMLNode {
+    private mutating func blockPlainValue() throws(Unsupported) -> Node {
         let start = i
         var end = i
         while true {
@@ -405,15 +436,15 @@ struct FastYAML {
             i += 1
             end = i
         }
-        return scalar(text(start, end), .plain, at: start)
+        return scalar(start, end, .plain, at: start)
     }
 
     // MARK: Literal block scalars
 
     /// A `|` block (with `-` or `+` chomping, no explicit indentation), the way
     /// libyaml's scanner reads it; leaves `i` at the start of the first line after it.
-    private mutating func literal(parentIndent: Int) throws(Unsupported) -> YAMLNode {
-        let start = location(i)
+    private mutating func literal(parentIndent: Int) throws(Unsupported) -> Node {
+        let start = position(i)
         i += 1
         var chomping = 0  // -1 strip, 0 clip, +1 keep
         if at(i) == Self.dash || at(i) == UInt8(ascii: "+") {
@@ -491,15 +522,14 @@ struct FastYAML {
         if chomping != -1 && lineBreak { out.append(Self.newline) }
         if chomping == 1 { out.append(contentsOf: repeatElement(Self.newline, count: trailingBreaks)) }
         // libyaml marks a block scalar as implicitly a string, which Yams keeps as its tag.
-        return YAMLNode(content: .scalar(.init(text: String(decoding: out, as: UTF8.self), style: .literal,
-                                               tag: YAMLNode.strTag)),
-                        location: start)
+        return builder.scalar(text: String(decoding: out, as: UTF8.self), style: .literal, tag: YAMLNode.strTag,
+                              line: start.line, column: start.column)
     }
 
     // MARK: Quoted scalars
 
     /// A single- or double-quoted scalar on one line; `i` is left after the closing quote.
-    private mutating func quoted() throws(Unsupported) -> YAMLNode {
+    private mutating func quoted() throws(Unsupported) -> Node {
         let start = i
         let quote = bytes[i]
         i += 1
@@ -508,7 +538,7 @@ struct FastYAML {
         while true {
             let c = at(i)
             if c == quote && (quote == Self.doubleQuote || at(i + 1) != Self.singleQuote) {
-                let node = scalar(text(contentStart, i), .quoted, at: start)
+                let node = scalar(contentStart, i, .quoted, at: start)
                 i += 1
                 return node
             }
@@ -527,7 +557,9 @@ struct FastYAML {
                     continue
                 }
                 i += 1
-                return scalar(String(decoding: out, as: UTF8.self), .quoted, at: start)
+                let p = position(start)
+                return builder.scalar(text: String(decoding: out, as: UTF8.self), style: .quoted, tag: nil,
+                                      line: p.line, column: p.column)
             }
             if c == Self.backslash && quote == Self.doubleQuote {
                 try escape(into: &out)
@@ -605,24 +637,24 @@ struct FastYAML {
     }
 
     /// `{...}` or `[...]` at `i`, over as many lines as it takes; `i` is left after it.
-    private mutating func flowCollection() throws(Unsupported) -> YAMLNode {
+    private mutating func flowCollection() throws(Unsupported) -> Node {
         try enter()
         defer { depth -= 1 }
-        let start = location(i)
+        let start = position(i)
         let isMapping = bytes[i] == Self.openBrace
         let close = isMapping ? Self.closeBrace : Self.closeBracket
         i += 1
         try skipFlowSpace()
-        var items: [YAMLNode] = []
-        var pairs: [YAMLNode.Pair] = []
+        let kind: YAMLTree.Kind = isMapping ? .mapping : .sequence
+        let mark = builder.mark
         if at(i) == close {
             i += 1
-            return YAMLNode(content: isMapping ? .mapping([]) : .sequence([]), location: start)
+            return builder.collection(kind, from: mark, line: start.line, column: start.column)
         }
         while true {
             if isMapping {
                 let keyStart = i, keyLine = line
-                let key: YAMLNode = switch at(i) {
+                let key: Node = switch at(i) {
                 case Self.doubleQuote, Self.singleQuote: try quoted()
                 default: try flowPlain(isKey: true)
                 }
@@ -633,9 +665,9 @@ struct FastYAML {
                 try skipFlowSpace()
                 let c = at(i)
                 guard c != Self.comma, c != Self.closeBrace else { throw Unsupported() }
-                try append(key: key, value: try flowNode(), to: &pairs)
+                try addPair(key, try flowNode(), from: mark)
             } else {
-                items.append(try flowNode())
+                builder.addChild(try flowNode())
             }
             try skipFlowSpace()
             switch at(i) {
@@ -646,7 +678,7 @@ struct FastYAML {
                 if at(i) == close { throw Unsupported() }
             case close:
                 i += 1
-                return YAMLNode(content: isMapping ? .mapping(pairs) : .sequence(items), location: start)
+                return builder.collection(kind, from: mark, line: start.line, column: start.column)
             default:
                 // "[a: 1]" (a one-pair mapping), or an error.
                 throw Unsupported()
@@ -654,7 +686,7 @@ struct FastYAML {
         }
     }
 
-    private mutating func flowNode() throws(Unsupported) -> YAMLNode {
+    private mutating func flowNode() throws(Unsupported) -> Node {
         switch at(i) {
         case Self.openBrace, Self.openBracket: try flowCollection()
         case Self.doubleQuote, Self.singleQuote: try quoted()
@@ -663,7 +695,7 @@ struct FastYAML {
     }
 
     /// A plain scalar in flow context on one line: up to ",", a bracket, ": " or " #".
-    private mutating func flowPlain(isKey: Bool) throws(Unsupported) -> YAMLNode {
+    private mutating func flowPlain(isKey: Bool) throws(Unsupported) -> Node {
         guard startsPlainScalar(flow: true) else { throw Unsupported() }
         let start = i
         var end = i
@@ -691,6 +723,6 @@ struct FastYAML {
             i += 1
             end = i
         }
-        return isKey ? plainKey(start, end) : scalar(text(start, end), .plain, at: start)
+        return isKey ? plainKey(start, end) : scalar(start, end, .plain, at: start)
     }
 }

@@ -66,11 +66,11 @@ struct Value {
 
     /// Any scalar but null, as written: `nodeName: 1234` is the string "1234".
     func string() -> String? {
-        guard let s = node.scalar, !isNull else {
+        guard let text = node.text, !isNull else {
             mismatch(expected: "a string")
             return nil
         }
-        return s.text
+        return text
     }
 
     /// A non-empty string.
@@ -127,28 +127,33 @@ struct Value {
 
     /// A list; null is an empty list, as in Kubernetes (`ports: null`).
     func list() -> [Value]? {
-        guard let items = sequenceItems() else { return nil }
+        guard let count = listCount() else { return nil }
         let base = pathAsParent
-        return items.enumerated().map { element($1, of: base, .index($0)) }
+        return (0..<count).map { element(node.item($0), of: base, .index($0)) }
     }
 
     /// A list whose elements all decode; nil (after reporting each bad element) otherwise.
     func list<T>(_ decode: (Value) -> T?) -> [T]? {
-        guard let items = sequenceItems() else { return nil }
+        guard let count = listCount() else { return nil }
         let base = pathAsParent
         var decoded: [T] = []
-        decoded.reserveCapacity(items.count)
+        decoded.reserveCapacity(count)
         var complete = true
-        for (index, item) in items.enumerated() {
-            if let value = decode(element(item, of: base, .index(index))) { decoded.append(value) } else { complete = false }
+        for index in 0..<count {
+            if let value = decode(element(node.item(index), of: base, .index(index))) {
+                decoded.append(value)
+            } else {
+                complete = false
+            }
         }
         return complete ? decoded : nil
     }
 
-    private func sequenceItems() -> [YAMLNode]? {
-        if case .sequence(let items) = node.content { return items }
-        if isNull { return [] }
-        mismatch(expected: "a list", hint: node.scalar.map { "write it as a list: [\($0.text)]" })
+    /// The number of items of a list (0 for null); nil, reported, for anything else.
+    private func listCount() -> Int? {
+        if node.kind == .sequence { return node.count }
+        if isNull { return 0 }
+        mismatch(expected: "a list", hint: node.text.map { "write it as a list: [\($0)]" })
         return nil
     }
 
@@ -171,12 +176,11 @@ struct Value {
     /// typo there would go unnoticed in MetalLB too), nothing for Kubernetes
     /// objects (they carry managedFields, status and much more we do not use).
     func mapping(keys: [String] = [], unknownKeys: MappingReader.UnknownKeys = .ignore) -> MappingReader? {
-        if isNull { return MappingReader(self, pairs: [], keys: keys, unknownKeys: unknownKeys) }
-        guard case .mapping(let pairs) = node.content else {
+        guard node.kind == .mapping || isNull else {
             mismatch(expected: "a mapping of keys to values")
             return nil
         }
-        return MappingReader(self, pairs: pairs, keys: keys, unknownKeys: unknownKeys)
+        return MappingReader(self, keys: keys, unknownKeys: unknownKeys)
     }
 }
 
@@ -185,54 +189,54 @@ struct MappingReader {
     enum UnknownKeys { case error, warning, ignore }
 
     let value: Value
-    /// The mapping's own pairs (shared with the node, not copied); keys that
-    /// are not strings were reported and are skipped by every lookup.
-    private let pairs: [YAMLNode.Pair]
+    /// Pairs of the mapping (none for null); keys that are not strings were
+    /// reported and are skipped by every lookup.
+    private let count: Int
     private let path: PathStep
 
-    fileprivate init(_ value: Value, pairs: [YAMLNode.Pair], keys: [String], unknownKeys: UnknownKeys) {
+    fileprivate init(_ value: Value, keys: [String], unknownKeys: UnknownKeys) {
         self.value = value
-        self.pairs = pairs
+        let node = value.node
+        count = node.count
         path = value.pathAsParent
-        for pair in pairs {
-            guard let key = Self.name(of: pair.key) else {
+        for n in 0..<count {
+            guard node.hasStringKey(n) else {
+                let key = node.key(n)
                 let prefix = value.path.isEmpty ? "" : "\(value.path): "
-                value.sink.error("\(prefix)keys must be strings, found \(pair.key.kindDescription)", at: pair.key.location)
+                value.sink.error("\(prefix)keys must be strings, found \(key.kindDescription)", at: key.location)
                 continue
             }
-            guard unknownKeys != .ignore, !keys.contains(key) else { continue }
+            guard unknownKeys != .ignore else { continue }
+            let keyNode = node.key(n)
+            guard let key = keyNode.text, !keys.contains(key) else { continue }
             let message = "\(value.path.isEmpty ? "" : "\(value.path): ")unknown key \"\(key)\""
             let hint = Suggestion.hint(for: key, in: keys, noun: "keys allowed here")
             if unknownKeys == .error {
-                value.sink.error(message, at: pair.key.location, hint: hint)
+                value.sink.error(message, at: keyNode.location, hint: hint)
             } else {
-                value.sink.warning(message + " (ignored)", at: pair.key.location, hint: hint)
+                value.sink.warning(message + " (ignored)", at: keyNode.location, hint: hint)
             }
         }
     }
 
-    /// The key as a string; nil for a null or a collection used as a key.
-    private static func name(of key: YAMLNode) -> String? {
-        guard case .scalar(let s) = key.content, !key.isNull else { return nil }
-        return s.text
-    }
-
     var location: SourceLocation { value.location }
-    var keys: [String] { pairs.compactMap { Self.name(of: $0.key) } }
+
+    /// The keys that are strings, in order.
+    var keys: [String] { (0..<count).compactMap { value.node.hasStringKey($0) ? value.node.key($0).text : nil } }
 
     /// Every entry in order, as values.
     var entries: [(key: String, value: Value)] {
-        pairs.compactMap { pair in Self.name(of: pair.key).map { ($0, value.element(pair.value, of: path, .key($0))) } }
+        let node = value.node
+        return (0..<count).compactMap { n in
+            guard node.hasStringKey(n), let key = node.key(n).text else { return nil }
+            return (key, value.element(node.value(n), of: path, .key(key)))
+        }
     }
 
     /// The value under `key`, even when it is null; nil when the key is absent.
     func raw(_ key: String) -> Value? {
-        for pair in pairs {
-            // The text first: it rules out nearly every pair before the null check runs.
-            guard case .scalar(let s) = pair.key.content, s.text == key, !pair.key.isNull else { continue }
-            return value.element(pair.value, of: path, .key(key))
-        }
-        return nil
+        guard let n = value.node.pairIndex(ofKey: key) else { return nil }
+        return value.element(value.node.value(n), of: path, .key(key))
     }
 
     /// The value under `key`; nil when absent or null (Kubernetes treats both as "not set").
