@@ -58,7 +58,23 @@ struct FastYAML {
         var ascii = true
         var j = 0
         let n = b.count
+        let raw = UnsafeRawBufferPointer(b)
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        var bytewiseUntil = 0
         while j < n {
+            // Eight bytes at a time while they are all printable ASCII (0x20–0x7E):
+            // none has its high bit set, none is below 0x20, none is 0x7F.
+            // Otherwise (a line break, often) those eight are checked one by one.
+            if j >= bytewiseUntil && j + 8 <= n {
+                let w = raw.loadUnaligned(fromByteOffset: j, as: UInt64.self)
+                let below20 = (w &- 0x20 &* ones) & ~w & highs
+                let del = w ^ (0x7F &* ones)
+                if (w & highs) | below20 | ((del &- ones) & ~del & highs) == 0 {
+                    j += 8
+                    continue
+                }
+                bytewiseUntil = j + 8
+            }
             let c = b[j]
             if c >= 0x20 && c < 0x7F || c == 0x0A || c == 0x09 {
                 j += 1
@@ -274,8 +290,7 @@ struct FastYAML {
 
     /// Yams rejects a mapping that repeats a key (and then says which one).
     private mutating func addPair(_ key: Node, _ value: Node, from mark: Int) throws(Unsupported) {
-        let keys = builder.children
-        for n in stride(from: mark, to: keys.endIndex, by: 2) where sameText(keys[n], key) { throw Unsupported() }
+        for n in stride(from: mark, to: builder.mark, by: 2) where sameText(builder.child(n), key) { throw Unsupported() }
         builder.addChild(key)
         builder.addChild(value)
     }

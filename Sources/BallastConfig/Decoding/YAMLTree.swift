@@ -79,6 +79,8 @@ final class YAMLTree: Sendable {
     /// `~`, `null` or nothing at all (YAML 1.2 core schema), or `!!null`.
     func isNull(_ r: Record) -> Bool {
         guard r.kind == .scalar else { return false }
+        // Tag 1, !!str, is on every plain mapping key: no need to compare it.
+        if r.tag == 1 { return false }
         if r.tag != 0 { return tag(r) == YAMLNode.nullTag }
         guard r.style == .plain else { return false }
         if r.count == 0 { return true }
@@ -147,8 +149,8 @@ struct YAMLTreeBuilder {
     /// Where the children of the next collection start; pass it to `collection`.
     var mark: Int { pending.count }
 
-    /// The children added since `mark` (for a mapping, keys and values alternately).
-    var children: ArraySlice<Int32> { pending[...] }
+    /// Child `n` of the collections being read (from a `mark` on, keys and values alternate in a mapping).
+    func child(_ n: Int) -> Int32 { pending[n] }
 
     mutating func addChild(_ id: Int32) { pending.append(id) }
 
