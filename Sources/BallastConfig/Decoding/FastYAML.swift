@@ -59,17 +59,18 @@ struct FastYAML {
         var j = 0
         let n = b.count
         let raw = UnsafeRawBufferPointer(b)
-        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080, lows = ~highs
+        /// The high bit of each byte of `x` that is zero (exact: no borrow crosses bytes).
+        func zeros(_ x: UInt64) -> UInt64 { ~(((x & lows) &+ lows) | x) & highs }
         var bytewiseUntil = 0
         while j < n {
-            // Eight bytes at a time while they are all printable ASCII (0x20–0x7E):
-            // none has its high bit set, none is below 0x20, none is 0x7F.
-            // Otherwise (a line break, often) those eight are checked one by one.
+            // Eight bytes at a time while they are ASCII that needs no second
+            // look: printable (0x20–0x7E), line feed or tab. Otherwise those
+            // eight are checked one by one.
             if j >= bytewiseUntil && j + 8 <= n {
                 let w = raw.loadUnaligned(fromByteOffset: j, as: UInt64.self)
-                let below20 = (w &- 0x20 &* ones) & ~w & highs
-                let del = w ^ (0x7F &* ones)
-                if (w & highs) | below20 | ((del &- ones) & ~del & highs) == 0 {
+                let control = zeros(w & (0xE0 &* ones)) & ~zeros(w ^ (0x0A &* ones)) & ~zeros(w ^ (0x09 &* ones))
+                if (w & highs) | control | zeros(w ^ (0x7F &* ones)) == 0 {
                     j += 8
                     continue
                 }
@@ -148,19 +149,18 @@ struct FastYAML {
     /// A scalar whose text is the input from `start` to `end`, at `at` (its opening quote, if any).
     private mutating func scalar(_ start: Int, _ end: Int, _ style: YAMLNode.Scalar.Style, at j: Int) -> Node {
         let p = position(j)
-        return builder.scalar(start: start, count: end - start, style: style, tag: nil, line: p.line, column: p.column)
+        return builder.scalar(start: start, count: end - start, style: style, tag: .none, line: p.line, column: p.column)
     }
 
     /// A plain mapping key. Yams looks for repeated keys by hashing them,
     /// which resolves their tag and keeps it: with the basic resolver, `!!str`.
     private mutating func plainKey(_ start: Int, _ end: Int) -> Node {
         let p = position(start)
-        return builder.scalar(start: start, count: end - start, style: .plain, tag: YAMLNode.strTag,
-                              line: p.line, column: p.column)
+        return builder.scalar(start: start, count: end - start, style: .plain, tag: .str, line: p.line, column: p.column)
     }
 
     private mutating func emptyScalar(at p: Position) -> Node {
-        builder.scalar(start: 0, count: 0, style: .plain, tag: nil, line: p.line, column: p.column)
+        builder.scalar(start: 0, count: 0, style: .plain, tag: .none, line: p.line, column: p.column)
     }
 
     // MARK: Lines (block context)
@@ -369,19 +369,34 @@ struct FastYAML {
         guard startsPlainScalar(flow: false) else { return nil }
         var end = i
         while true {
+            let run = i
+            skipOrdinary()
+            if i > run { end = i }
             let c = at(i)
-            if c == Self.colon && isBlankOrEnd(i + 1) { return end }
-            if c == Self.space {
-                while at(i) == Self.space { i += 1 }
-                if at(i) == Self.hash || at(i) == Self.newline || at(i) == Self.tab || at(i) == 0 { break }
+            if c == Self.colon {
+                if isBlankOrEnd(i + 1) { return end }
+                i += 1
+                end = i
                 continue
             }
-            if c == Self.newline || c == 0 || c == Self.tab { break }
-            i += 1
-            end = i
+            guard c == Self.space else { break }  // a line break, a tab or the end
+            while at(i) == Self.space { i += 1 }
+            let next = at(i)
+            if next == Self.hash || next == Self.newline || next == Self.tab || next == 0 { break }
         }
         i = start
         return nil
+    }
+
+    /// Past characters that cannot end a plain scalar in block context: all
+    /// but space, tab, line break and ":" (and "#", which counts only after a space).
+    @inline(__always) private mutating func skipOrdinary() {
+        let n = bytes.count
+        while i < n {
+            let c = bytes[i]
+            guard c > Self.space && c != Self.colon else { return }
+            i += 1
+        }
     }
 
     private func startsPlainScalar(flow: Bool) -> Bool {
@@ -437,19 +452,24 @@ struct FastYAML {
         let start = i
         var end = i
         while true {
+            let run = i
+            skipOrdinary()
+            if i > run { end = i }
             let c = at(i)
-            if c == Self.space {
-                while at(i) == Self.space { i += 1 }
-                let next = at(i)
-                if next == Self.hash || next == Self.newline || next == 0 { break }
-                if next == Self.tab { throw Unsupported() }
+            if c == Self.colon {
+                // "a: b: c" is an error.
+                if isBlankOrEnd(i + 1) { throw Unsupported() }
+                i += 1
+                end = i
                 continue
             }
             if c == Self.newline || c == 0 { break }
-            // "a: b: c" is an error; a tab joins words in ways not worth copying.
-            if c == Self.colon && isBlankOrEnd(i + 1) || c == Self.tab { throw Unsupported() }
-            i += 1
-            end = i
+            // A tab joins words in ways not worth copying.
+            guard c == Self.space else { throw Unsupported() }
+            while at(i) == Self.space { i += 1 }
+            let next = at(i)
+            if next == Self.hash || next == Self.newline || next == 0 { break }
+            if next == Self.tab { throw Unsupported() }
         }
         return scalar(start, end, .plain, at: start)
     }
@@ -537,7 +557,7 @@ struct FastYAML {
         if chomping != -1 && lineBreak { out.append(Self.newline) }
         if chomping == 1 { out.append(contentsOf: repeatElement(Self.newline, count: trailingBreaks)) }
         // libyaml marks a block scalar as implicitly a string, which Yams keeps as its tag.
-        return builder.scalar(text: String(decoding: out, as: UTF8.self), style: .literal, tag: YAMLNode.strTag,
+        return builder.scalar(text: String(decoding: out, as: UTF8.self), style: .literal, tag: .str,
                               line: start.line, column: start.column)
     }
 
@@ -550,16 +570,26 @@ struct FastYAML {
         i += 1
         let contentStart = i
         // The common case: no escapes, so the text is a slice of the input.
+        let n = bytes.count
         while true {
+            while i < n {
+                let c = bytes[i]
+                if c == quote || c == Self.backslash || c == Self.newline { break }
+                i += 1
+            }
             let c = at(i)
-            if c == quote && (quote == Self.doubleQuote || at(i + 1) != Self.singleQuote) {
+            if c == quote {
+                if quote == Self.singleQuote && at(i + 1) == Self.singleQuote { break }
                 let node = scalar(contentStart, i, .quoted, at: start)
                 i += 1
                 return node
             }
-            if c == Self.backslash && quote == Self.doubleQuote || c == quote { break }
-            if c == Self.newline || c == 0 { throw Unsupported() }  // multi-line: folded by libyaml
-            i += 1
+            if c == Self.backslash {
+                if quote == Self.doubleQuote { break }
+                i += 1
+                continue
+            }
+            throw Unsupported()  // a line break (libyaml folds multi-line scalars) or the end
         }
         var out = Array(UnsafeBufferPointer(rebasing: bytes[contentStart..<i]))
         while true {
@@ -573,7 +603,7 @@ struct FastYAML {
                 }
                 i += 1
                 let p = position(start)
-                return builder.scalar(text: String(decoding: out, as: UTF8.self), style: .quoted, tag: nil,
+                return builder.scalar(text: String(decoding: out, as: UTF8.self), style: .quoted, tag: .none,
                                       line: p.line, column: p.column)
             }
             if c == Self.backslash && quote == Self.doubleQuote {

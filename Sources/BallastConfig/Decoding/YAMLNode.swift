@@ -50,7 +50,7 @@ struct YAMLNode: Sendable {
         let id: Int32
         switch content {
         case .scalar(let s):
-            id = builder.scalar(text: s.text, style: s.style, tag: s.tag, location: location)
+            id = builder.scalar(text: s.text, style: s.style, tag: .init(s.tag), location: location)
         case .sequence(let items):
             let mark = builder.mark
             for item in items { builder.addChild(builder.copy(item)) }
@@ -125,10 +125,13 @@ struct YAMLNode: Sendable {
         let r = record
         guard r.kind == .mapping else { return nil }
         let records = tree.records, links = tree.links
+        let length = Int32(key.utf8.count)
         for n in 0..<Int(r.count / 2) {
             let k = records[Int(links[Int(r.start) + 2 * n])]
-            // The text first: it rules out nearly every pair before the null check runs.
-            if k.kind == .scalar && tree.text(k, equals: key) && !tree.isNull(k) { return n }
+            // The length, then the text: they rule out nearly every pair before the null check runs.
+            if k.kind == .scalar && (k.count == length || k.count < 0) && tree.text(k, equals: key) && !tree.isNull(k) {
+                return n
+            }
         }
         return nil
     }
@@ -242,7 +245,7 @@ enum YAMLDocuments {
             }
             // Quoted scalars carry the str tag implicitly; only a written tag counts as explicit.
             let explicit = tag.isEmpty || tag == "!" || (style == .quoted && tag == YAMLNode.strTag) ? nil : tag
-            return builder.scalar(text: s.string, style: style, tag: explicit, line: line, column: column)
+            return builder.scalar(text: s.string, style: style, tag: .init(explicit), line: line, column: column)
         case .sequence(let seq):
             let mark = builder.mark
             for item in seq { builder.addChild(convert(item, into: &builder)) }
@@ -257,7 +260,7 @@ enum YAMLDocuments {
         case .alias:
             // The parser resolves aliases to the anchored node itself; an
             // .alias node only exists in trees built in code. Treat it as null.
-            return builder.scalar(text: "", style: .plain, tag: nil, line: line, column: column)
+            return builder.scalar(text: "", style: .plain, tag: .none, line: line, column: column)
         }
     }
 

@@ -83,12 +83,13 @@ final class YAMLTree: Sendable {
         if r.tag == 1 { return false }
         if r.tag != 0 { return tag(r) == YAMLNode.nullTag }
         guard r.style == .plain else { return false }
-        if r.count == 0 { return true }
-        if r.count > 4 { return false }
-        switch text(r) {
-        case "", "~", "null", "Null", "NULL": return true
+        switch r.count {
+        case 0: return true
+        case 1, 4, -1: break
         default: return false
         }
+        return text(r, equals: "~") || text(r, equals: "null") || text(r, equals: "Null") || text(r, equals: "NULL")
+            || r.count < 0 && strings[Int(r.start)].isEmpty
     }
 }
 
@@ -114,28 +115,46 @@ struct YAMLTreeBuilder {
         return Int32(records.count - 1)
     }
 
-    private mutating func tagNumber(_ tag: String?) -> Int32 {
-        guard let tag else { return 0 }
-        if tag == YAMLNode.strTag { return 1 }
-        strings.append(tag)
-        return Int32(strings.count + 1)
+    enum Tag {
+        case none
+        /// `tag:yaml.org,2002:str`, which most tags are.
+        case str
+        case other(String)
+
+        init(_ tag: String?) {
+            self = switch tag {
+            case nil: .none
+            case YAMLNode.strTag: .str
+            case let tag?: .other(tag)
+            }
+        }
+    }
+
+    private mutating func tagNumber(_ tag: Tag) -> Int32 {
+        switch tag {
+        case .none: return 0
+        case .str: return 1
+        case .other(let text):
+            strings.append(text)
+            return Int32(strings.count + 1)
+        }
     }
 
     /// A scalar whose text is `count` bytes of the source from `start`.
-    mutating func scalar(start: Int, count: Int, style: YAMLNode.Scalar.Style, tag: String?,
+    mutating func scalar(start: Int, count: Int, style: YAMLNode.Scalar.Style, tag: Tag,
                          line: Int, column: Int) -> Int32 {
         add(.init(kind: .scalar, style: style, tag: tagNumber(tag), line: Int32(line), column: Int32(column),
                   start: Int32(start), count: Int32(count)))
     }
 
     /// A scalar whose text is not a slice of the source (escapes, block scalars, Yams).
-    mutating func scalar(text: String, style: YAMLNode.Scalar.Style, tag: String?, line: Int, column: Int) -> Int32 {
+    mutating func scalar(text: String, style: YAMLNode.Scalar.Style, tag: Tag, line: Int, column: Int) -> Int32 {
         strings.append(text)
         return add(.init(kind: .scalar, style: style, tag: tagNumber(tag), line: Int32(line), column: Int32(column),
                          start: Int32(strings.count - 1), count: -1))
     }
 
-    mutating func scalar(text: String, style: YAMLNode.Scalar.Style, tag: String?, location: SourceLocation) -> Int32 {
+    mutating func scalar(text: String, style: YAMLNode.Scalar.Style, tag: Tag, location: SourceLocation) -> Int32 {
         let id = scalar(text: text, style: style, tag: tag, line: 0, column: 0)
         place(id, at: location)
         return id
@@ -172,7 +191,7 @@ struct YAMLTreeBuilder {
     mutating func copy(_ node: YAMLNode) -> Int32 {
         switch node.content {
         case .scalar(let s):
-            return scalar(text: s.text, style: s.style, tag: s.tag, location: node.location)
+            return scalar(text: s.text, style: s.style, tag: Tag(s.tag), location: node.location)
         case .sequence(let items):
             let mark = mark
             for item in items { addChild(copy(item)) }
