@@ -7,7 +7,7 @@ import Testing
 /// tag and place of every node), and give up on everything else.
 @Suite struct FastYAMLTests {
     /// A node as text, with everything that the decoders can see.
-    private static func dump(_ node: YAMLNode) -> String {
+    static func dump(_ node: YAMLNode) -> String {
         let at = "@\(node.location.line):\(node.location.column)"
         switch node.content {
         case .scalar(let s): return "\(s.style)\(s.tag.map { "<\($0)>" } ?? "")\(at)\(String(reflecting: s.text))"
@@ -252,4 +252,39 @@ import Testing
     static let edits: [String] = [" ", "  ", "\t", "\n", ":", ": ", "- ", "#", " #", "'", "\"", "{", "}", "[", "]", ",", "|",
                                   ">", "&a ", "*a", "!", "? ", "é", "\\", "a", "1", "---\n", "...\n", "\u{2028}", "\u{00A0}",
                                   "\u{0085}", "\r", "\n  ", "\n    ", "\n- ", "\n#", "  -", "x:", "|-", "\"\\", "'\n", "{a: "]
+}
+
+/// A large file is read and decoded in parts; the result and every finding
+/// must be those of one pass over the whole file.
+@Suite struct ManifestPartsTests {
+    @Test func partsReadLikeTheWhole() {
+        var generator = FastYAMLTests.Generator(r: FastYAMLTests.SplitMix(seed: 0x9a47))
+        for _ in 0..<300 {
+            let text = (0..<Int.random(in: 2...8, using: &generator.r)).map { _ in generator.document() }.joined()
+            guard let parts = FastYAML.parseInParts(text, file: "t.yaml", parts: 4, minimumPart: 1) else { continue }
+            let whole = try? YAMLDocuments.parseWithYams(text, origin: TextOrigin(file: "t.yaml"))
+            #expect(parts.joined().map(FastYAMLTests.dump) == whole?.map(FastYAMLTests.dump), "input: \(String(reflecting: text))")
+        }
+    }
+
+    @Test func largeFileFindingsAreThoseOfOnePass() {
+        // 4,000 Services of 6 lines (about 700 KB), with mistakes near the start, the middle and the end;
+        // document n starts on line 6n + 1.
+        var lines: [String] = []
+        for n in 0..<4000 {
+            let port = n == 10 || n == 2500 ? "0" : "80"
+            let name = n == 3999 ? "svc-7" : "svc-\(n)"
+            lines += ["---", "apiVersion: v1", "kind: Service", "metadata: {name: \(name), namespace: team}",
+                      "spec: {type: LoadBalancer, ports: [{port: \(port)}]}", "# \(String(repeating: "x", count: 100))"]
+        }
+        lines += ["---", "kind: Service"]
+        let yaml = lines.joined(separator: "\n") + "\n"
+        #expect(yaml.utf8.count > 600_000)
+        #expect(messages { () throws(Diagnostics) in try ManifestSet.decode(yaml: yaml, file: "big.yaml") } == [
+            "big.yaml:65:43: error: Service team/svc-10: spec.ports[0].port: 0 is out of range 1-65535",
+            "big.yaml:15005:43: error: Service team/svc-2500: spec.ports[0].port: 0 is out of range 1-65535",
+            "big.yaml:23996:1: error: Service team/svc-7 is defined twice in this file\n  hint: the first definition is at big.yaml:44:1; keep one",
+            "big.yaml:24002:1: error: an object needs both apiVersion and kind",
+        ])
+    }
 }

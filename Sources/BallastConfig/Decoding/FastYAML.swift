@@ -38,17 +38,83 @@ struct FastYAML {
     static func parse(_ text: String, origin: TextOrigin) -> [YAMLNode]? {
         var text = text
         text.makeContiguousUTF8()
+        guard let part = read(text, start: 0, count: text.utf8.count) else { return nil }
+        return part.documents(origin)
+    }
+
+    /// The documents of part of a text, before they are placed in a file:
+    /// their positions count lines from the start of the part.
+    struct Part: Sendable {
+        fileprivate var builder: YAMLTreeBuilder
+        fileprivate var roots: [Int32]
+        fileprivate var source: String
+        fileprivate var base: Int
+        /// Line breaks in the part, which shift the lines of the parts after it.
+        fileprivate(set) var lines: Int
+
+        func documents(_ origin: TextOrigin) -> [YAMLNode] {
+            let tree = builder.tree(source: source, base: base, origin: origin)
+            return roots.map { YAMLNode(tree: tree, id: $0) }
+        }
+    }
+
+    /// Reads `count` bytes of `text` (contiguous UTF-8) from `start`, if they are inside the subset read here.
+    private static func read(_ text: String, start: Int, count: Int) -> Part? {
         // Records keep offsets as Int32.
-        guard text.utf8.count < Int32.max else { return nil }
-        let source = text
-        return source.utf8.withContiguousStorageIfAvailable { bytes -> [YAMLNode]? in
+        guard count < Int32.max else { return nil }
+        return text.utf8.withContiguousStorageIfAvailable { whole -> Part? in
+            let bytes = UnsafeBufferPointer(rebasing: whole[start..<start + count])
             guard let ascii = scan(bytes) else { return nil }
             // About one node per 12 bytes in kubectl's YAML.
             var parser = FastYAML(bytes: bytes, builder: YAMLTreeBuilder(expectedNodes: bytes.count / 12), ascii: ascii)
             guard let roots = try? parser.stream() else { return nil }
-            let tree = parser.builder.tree(source: source, origin: origin)
-            return roots.map { YAMLNode(tree: tree, id: $0) }
+            return Part(builder: parser.builder, roots: roots, source: text, base: start, lines: parser.line)
         } ?? nil
+    }
+
+    /// The documents of a large multi-document text, read in parts on all
+    /// cores: the text is cut at document markers (`---` lines), which no
+    /// document can span. Each part counts its own lines; the offset of each
+    /// part is known once all are read. Nil when the text is small, has a
+    /// single document, or any part is outside the subset read here (the
+    /// caller then reads it whole, so every error is worded as usual).
+    static func parseInParts(_ text: String, file: String, parts wanted: Int, minimumPart: Int) -> [[YAMLNode]]? {
+        var text = text
+        text.makeContiguousUTF8()
+        let source = text
+        guard let cuts = source.utf8.withContiguousStorageIfAvailable({ cuts(in: $0, parts: wanted, minimumPart: minimumPart) }),
+              cuts.count > 1 else { return nil }
+        let ranges = zip(cuts, cuts.dropFirst() + [source.utf8.count]).map { $0..<$1 }
+        let parts = concurrentMap(ranges) { read(source, start: $0.lowerBound, count: $0.count) }
+        var lineOffset = 0
+        var documents: [[YAMLNode]] = []
+        for part in parts {
+            guard let part else { return nil }
+            documents.append(part.documents(TextOrigin(file: file, lineOffset: lineOffset)))
+            lineOffset += part.lines
+        }
+        return documents
+    }
+
+    /// Where to cut `b` into about `parts` parts of at least `minimumPart`
+    /// bytes: at the start of a `---` line, the first after each even share.
+    private static func cuts(in b: UnsafeBufferPointer<UInt8>, parts: Int, minimumPart: Int) -> [Int] {
+        let share = max(minimumPart, b.count / max(parts, 1))
+        var cuts = [0]
+        var j = share
+        while j < b.count {
+            // The next line start holding "---" and a blank (or the end).
+            guard let lineEnd = b[j...].firstIndex(of: Self.newline) else { break }
+            let start = lineEnd + 1
+            let marker = start + 3 <= b.count && b[start] == Self.dash && b[start + 1] == Self.dash && b[start + 2] == Self.dash
+            if marker && (start + 3 == b.count || [Self.space, Self.tab, Self.newline].contains(b[start + 3])) {
+                cuts.append(start)
+                j = start + share
+            } else {
+                j = start
+            }
+        }
+        return cuts
     }
 
     /// Whether every character is one libyaml reads as itself: no control

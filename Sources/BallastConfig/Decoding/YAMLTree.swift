@@ -24,17 +24,20 @@ final class YAMLTree: Sendable {
     }
 
     let origin: TextOrigin
-    /// The parsed text (contiguous UTF-8), or "" when every text is in `strings`.
+    /// The parsed text (contiguous UTF-8), or "" when every text is in `strings`;
+    /// offsets in records count from byte `base` of it.
     let source: String
+    let base: Int
     let records: [Record]
     let links: [Int32]
     let strings: [String]
     let locations: [SourceLocation]
 
-    fileprivate init(origin: TextOrigin, source: String, records: [Record], links: [Int32], strings: [String],
+    fileprivate init(origin: TextOrigin, source: String, base: Int, records: [Record], links: [Int32], strings: [String],
                      locations: [SourceLocation]) {
         self.origin = origin
         self.source = source
+        self.base = base
         self.records = records
         self.links = links
         self.strings = strings
@@ -73,7 +76,7 @@ final class YAMLTree: Sendable {
 
     private func withSource<T>(_ body: (UnsafeBufferPointer<UInt8>) -> T) -> T {
         // `source` was made contiguous before parsing, so this never copies.
-        source.utf8.withContiguousStorageIfAvailable(body)!
+        source.utf8.withContiguousStorageIfAvailable { body(UnsafeBufferPointer(rebasing: $0[base...])) }!
     }
 
     /// `~`, `null` or nothing at all (YAML 1.2 core schema), or `!!null`.
@@ -94,7 +97,7 @@ final class YAMLTree: Sendable {
 }
 
 /// Collects the records of a tree while a parser reads its text.
-struct YAMLTreeBuilder {
+struct YAMLTreeBuilder: Sendable {
     private var records: [YAMLTree.Record] = []
     private var links: [Int32] = []
     private var strings: [String] = []
@@ -115,7 +118,7 @@ struct YAMLTreeBuilder {
         return Int32(records.count - 1)
     }
 
-    enum Tag {
+    enum Tag: Sendable {
         case none
         /// `tag:yaml.org,2002:str`, which most tags are.
         case str
@@ -206,7 +209,8 @@ struct YAMLTreeBuilder {
         }
     }
 
-    func tree(source: String, origin: TextOrigin) -> YAMLTree {
-        YAMLTree(origin: origin, source: source, records: records, links: links, strings: strings, locations: locations)
+    func tree(source: String, base: Int = 0, origin: TextOrigin) -> YAMLTree {
+        YAMLTree(origin: origin, source: source, base: base, records: records, links: links, strings: strings,
+                 locations: locations)
     }
 }
