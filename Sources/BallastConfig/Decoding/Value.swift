@@ -6,37 +6,58 @@ import BallastCore
 /// going after an error.
 struct Value {
     let node: YAMLNode
-    /// The path of the collection holding this value (nil at the root) and
-    /// the step from there: the text of a path is only needed for a message,
-    /// so it is spelled out then, not for each of the many values read.
-    private let parent: PathStep?
-    private let step: PathStep.Step
+    private let pathStart: PathStart
     let sink: DiagnosticSink
 
-    init(node: YAMLNode, path: String, sink: DiagnosticSink) {
-        self.init(node: node, parent: nil, step: .root(path), sink: sink)
+    /// The text of a path is only needed for a message, so it is not kept
+    /// for each of the many values read: a value inside another is reached
+    /// through the tree, which gives back the keys and indexes on the way.
+    private enum PathStart {
+        /// The path counts from this node of the same tree, whose path is `path`.
+        case node(Int32, path: String)
+        /// The path, spelled out (for a node made in code, outside the tree).
+        case spelled(String)
     }
 
-    private init(node: YAMLNode, parent: PathStep?, step: PathStep.Step, sink: DiagnosticSink) {
+    init(node: YAMLNode, path: String, sink: DiagnosticSink) {
+        self.init(node: node, pathStart: .node(node.id, path: path), sink: sink)
+    }
+
+    private init(node: YAMLNode, pathStart: PathStart, sink: DiagnosticSink) {
         self.node = node
-        self.parent = parent
-        self.step = step
+        self.pathStart = pathStart
         self.sink = sink
     }
 
-    var path: String { PathStep.text(parent, step) }
+    var path: String {
+        switch pathStart {
+        case .node(let start, let path): node.steps(from: start).reduce(path, Self.append)
+        case .spelled(let path): path
+        }
+    }
+
     var location: SourceLocation { node.location }
     var isNull: Bool { node.isNull }
 
-    /// This value's path as a parent of others; made once per collection read.
-    fileprivate var pathAsParent: PathStep { PathStep(parent: parent, step: step) }
-
-    fileprivate func element(_ node: YAMLNode, of parent: PathStep, _ step: PathStep.Step) -> Value {
-        Value(node: node, parent: parent, step: step, sink: sink)
+    /// `pools[0].addresses[1]`: a key after a non-empty path follows a dot, an index its brackets.
+    private static func append(_ path: String, _ step: YAMLNode.Step) -> String {
+        switch step {
+        case .key(let key): path.isEmpty ? key : "\(path).\(key)"
+        case .index(let index): "\(path)[\(index)]"
+        }
     }
 
+    /// `node`, an item of this list or a value of this mapping.
+    fileprivate func inner(_ node: YAMLNode, _ step: YAMLNode.Step) -> Value {
+        switch pathStart {
+        case .node: Value(node: node, pathStart: pathStart, sink: sink)
+        case .spelled(let path): Value(node: node, pathStart: .spelled(Self.append(path, step)), sink: sink)
+        }
+    }
+
+    /// `node` as the value under `key` here, wherever it comes from.
     func child(_ key: String, _ node: YAMLNode) -> Value {
-        element(node, of: pathAsParent, .key(key))
+        Value(node: node, pathStart: .spelled(Self.append(path, .key(key))), sink: sink)
     }
 
     // MARK: Findings
@@ -128,19 +149,17 @@ struct Value {
     /// A list; null is an empty list, as in Kubernetes (`ports: null`).
     func list() -> [Value]? {
         guard let count = listCount() else { return nil }
-        let base = pathAsParent
-        return (0..<count).map { element(node.item($0), of: base, .index($0)) }
+        return (0..<count).map { inner(node.item($0), .index($0)) }
     }
 
     /// A list whose elements all decode; nil (after reporting each bad element) otherwise.
     func list<T>(_ decode: (Value) -> T?) -> [T]? {
         guard let count = listCount() else { return nil }
-        let base = pathAsParent
         var decoded: [T] = []
         decoded.reserveCapacity(count)
         var complete = true
         for index in 0..<count {
-            if let value = decode(element(node.item(index), of: base, .index(index))) {
+            if let value = decode(inner(node.item(index), .index(index))) {
                 decoded.append(value)
             } else {
                 complete = false
@@ -192,13 +211,11 @@ struct MappingReader {
     /// Pairs of the mapping (none for null); keys that are not strings were
     /// reported and are skipped by every lookup.
     private let count: Int
-    private let path: PathStep
 
     fileprivate init(_ value: Value, keys: [String], unknownKeys: UnknownKeys) {
         self.value = value
         let node = value.node
         count = node.count
-        path = value.pathAsParent
         for n in 0..<count {
             guard node.hasStringKey(n) else {
                 let key = node.key(n)
@@ -229,14 +246,14 @@ struct MappingReader {
         let node = value.node
         return (0..<count).compactMap { n in
             guard node.hasStringKey(n), let key = node.key(n).text else { return nil }
-            return (key, value.element(node.value(n), of: path, .key(key)))
+            return (key, value.inner(node.value(n), .key(key)))
         }
     }
 
     /// The value under `key`, even when it is null; nil when the key is absent.
     func raw(_ key: String) -> Value? {
         guard let n = value.node.pairIndex(ofKey: key) else { return nil }
-        return value.element(value.node.value(n), of: path, .key(key))
+        return value.inner(value.node.value(n), .key(key))
     }
 
     /// The value under `key`; nil when absent or null (Kubernetes treats both as "not set").
@@ -269,31 +286,3 @@ extension YAMLNode {
     }
 }
 
-/// One step of a value's path, linked to the steps before it; shared by the
-/// values of one collection.
-final class PathStep {
-    enum Step {
-        /// The path given to the first value (often "").
-        case root(String)
-        case key(String)
-        case index(Int)
-    }
-
-    let parent: PathStep?
-    let step: Step
-
-    init(parent: PathStep?, step: Step) {
-        self.parent = parent
-        self.step = step
-    }
-
-    /// `pools[0].addresses[1]`: a key after a non-empty path follows a dot, an index its brackets.
-    static func text(_ parent: PathStep?, _ step: Step) -> String {
-        let before = parent.map { text($0.parent, $0.step) } ?? ""
-        switch step {
-        case .root(let path): return path
-        case .key(let key): return before.isEmpty ? key : "\(before).\(key)"
-        case .index(let index): return "\(before)[\(index)]"
-        }
-    }
-}

@@ -114,6 +114,27 @@ struct YAMLNode: Sendable {
     func key(_ n: Int) -> YAMLNode { link(2 * n) }
     func value(_ n: Int) -> YAMLNode { link(2 * n + 1) }
 
+    /// How a node is reached from the collection holding it.
+    enum Step {
+        case key(String)
+        case index(Int)
+    }
+
+    /// The steps from node `start` (an ancestor) down to this one.
+    func steps(from start: Int32) -> [Step] {
+        var steps: [Step] = []
+        var child = id
+        while child != start {
+            let parent = tree.records[Int(child)].parent
+            guard parent >= 0 else { break }
+            let holder = YAMLNode(tree: tree, id: parent)
+            let position = (0..<Int(holder.record.count)).first { tree.links[Int(holder.record.start) + $0] == child } ?? 0
+            steps.append(holder.kind == .mapping ? .key(holder.key(position / 2).text ?? "") : .index(position))
+            child = parent
+        }
+        return steps.reversed()
+    }
+
     /// Whether the key of pair `n` is a string (not null, not a collection).
     func hasStringKey(_ n: Int) -> Bool {
         let key = tree.records[Int(tree.links[Int(record.start) + 2 * n])]

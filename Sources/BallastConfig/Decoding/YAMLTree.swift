@@ -21,6 +21,8 @@ final class YAMLTree: Sendable {
         /// A collection's children are `links` start..<start+count (keys and values alternate in a mapping).
         var start: Int32
         var count: Int32
+        /// The collection holding this node; -1 for a root.
+        var parent: Int32 = -1
     }
 
     let origin: TextOrigin
@@ -178,6 +180,8 @@ struct YAMLTreeBuilder: Sendable {
 
     mutating func collection(_ kind: YAMLTree.Kind, from mark: Int, line: Int, column: Int) -> Int32 {
         let start = links.count
+        let id = Int32(records.count)
+        for child in pending[mark...] { records[Int(child)].parent = id }
         links.append(contentsOf: pending[mark...])
         pending.removeSubrange(mark...)
         return add(.init(kind: kind, style: .plain, tag: 0, line: Int32(line), column: Int32(column),
