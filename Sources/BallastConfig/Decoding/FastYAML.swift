@@ -47,13 +47,12 @@ struct FastYAML {
     struct Part: Sendable {
         fileprivate var builder: YAMLTreeBuilder
         fileprivate var roots: [Int32]
-        fileprivate var source: String
-        fileprivate var base: Int
+        fileprivate var source: YAMLSource
         /// Line breaks in the part, which shift the lines of the parts after it.
         fileprivate(set) var lines: Int
 
         func documents(_ origin: TextOrigin) -> [YAMLNode] {
-            let tree = builder.tree(source: source, base: base, origin: origin)
+            let tree = builder.tree(source: source, origin: origin)
             return roots.map { YAMLNode(tree: tree, id: $0) }
         }
     }
@@ -68,7 +67,7 @@ struct FastYAML {
             // About one node per 12 bytes in kubectl's YAML.
             var parser = FastYAML(bytes: bytes, builder: YAMLTreeBuilder(expectedNodes: bytes.count / 12), ascii: ascii)
             guard let roots = try? parser.stream() else { return nil }
-            return Part(builder: parser.builder, roots: roots, source: text, base: start, lines: parser.line)
+            return Part(builder: parser.builder, roots: roots, source: YAMLSource(copying: bytes), lines: parser.line)
         } ?? nil
     }
 

@@ -63,7 +63,7 @@ struct YAMLNode: Sendable {
             }
             id = builder.collection(.mapping, from: mark, location: location)
         }
-        self.init(tree: builder.tree(source: "", origin: TextOrigin(file: location.file)), id: id)
+        self.init(tree: builder.tree(origin: TextOrigin(file: location.file)), id: id)
     }
 
     static let strTag = "tag:yaml.org,2002:str"
@@ -145,16 +145,19 @@ struct YAMLNode: Sendable {
     func pairIndex(ofKey key: String) -> Int? {
         let r = record
         guard r.kind == .mapping else { return nil }
-        let records = tree.records, links = tree.links
-        let length = Int32(key.utf8.count)
-        for n in 0..<Int(r.count / 2) {
-            let k = records[Int(links[Int(r.start) + 2 * n])]
-            // The length, then the text: they rule out nearly every pair before the null check runs.
-            if k.kind == .scalar && (k.count == length || k.count < 0) && tree.text(k, equals: key) && !tree.isNull(k) {
-                return n
+        var key = key
+        return key.withUTF8 { wanted -> Int? in
+            let records = tree.records, links = tree.links
+            let length = Int32(wanted.count)
+            for n in 0..<Int(r.count / 2) {
+                let k = records[Int(links[Int(r.start) + 2 * n])]
+                // The length, then the text: they rule out nearly every pair before the null check runs.
+                if k.kind == .scalar && (k.count == length || k.count < 0) && tree.text(k, equals: wanted) && !tree.isNull(k) {
+                    return n
+                }
             }
+            return nil
         }
-        return nil
     }
 
     /// `~`, `null` or nothing at all (YAML 1.2 core schema), or `!!null`.
@@ -242,7 +245,7 @@ enum YAMLDocuments {
             while let root = try parser.nextRoot() {
                 roots.append(convert(root, into: &builder))
             }
-            let tree = builder.tree(source: "", origin: origin)
+            let tree = builder.tree(origin: origin)
             return roots.map { YAMLNode(tree: tree, id: $0) }.filter { !$0.isNull }
         } catch let error as YamlError {
             throw Diagnostics([diagnostic(error, origin)])

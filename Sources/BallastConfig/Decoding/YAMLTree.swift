@@ -26,20 +26,20 @@ final class YAMLTree: Sendable {
     }
 
     let origin: TextOrigin
-    /// The parsed text (contiguous UTF-8), or "" when every text is in `strings`;
-    /// offsets in records count from byte `base` of it.
-    let source: String
-    let base: Int
+    /// The bytes of the parsed text (empty when every text is in `strings`).
+    private let source: YAMLSource
+    /// `source.bytes`, at hand: read-only memory that lives as long as `source`.
+    nonisolated(unsafe) private let bytes: UnsafeBufferPointer<UInt8>
     let records: [Record]
     let links: [Int32]
     let strings: [String]
     let locations: [SourceLocation]
 
-    fileprivate init(origin: TextOrigin, source: String, base: Int, records: [Record], links: [Int32], strings: [String],
+    fileprivate init(origin: TextOrigin, source: YAMLSource, records: [Record], links: [Int32], strings: [String],
                      locations: [SourceLocation]) {
         self.origin = origin
         self.source = source
-        self.base = base
+        bytes = source.bytes
         self.records = records
         self.links = links
         self.strings = strings
@@ -60,25 +60,21 @@ final class YAMLTree: Sendable {
 
     func text(_ r: Record) -> String {
         if r.count < 0 { return strings[Int(r.start)] }
-        return withSource { String(decoding: UnsafeBufferPointer(rebasing: $0[Int(r.start)..<Int(r.start + r.count)]), as: UTF8.self) }
+        return String(decoding: UnsafeBufferPointer(rebasing: bytes[Int(r.start)..<Int(r.start + r.count)]), as: UTF8.self)
     }
 
-    /// Compares a scalar's text without making a String of it.
+    /// Compares a scalar's text with `other` (its UTF-8 bytes) without making a String.
+    func text(_ r: Record, equals other: UnsafeBufferPointer<UInt8>) -> Bool {
+        if r.count < 0 { return strings[Int(r.start)].utf8.elementsEqual(other) }
+        guard Int(r.count) == other.count else { return false }
+        let start = Int(r.start)
+        for k in 0..<other.count where bytes[start + k] != other[k] { return false }
+        return true
+    }
+
     func text(_ r: Record, equals other: String) -> Bool {
-        if r.count < 0 { return strings[Int(r.start)] == other }
-        guard other.utf8.count == Int(r.count) else { return false }
-        return other.utf8.withContiguousStorageIfAvailable { wanted in
-            withSource { source in
-                let start = Int(r.start)
-                for k in 0..<wanted.count where source[start + k] != wanted[k] { return false }
-                return true
-            }
-        } ?? (text(r) == other)
-    }
-
-    private func withSource<T>(_ body: (UnsafeBufferPointer<UInt8>) -> T) -> T {
-        // `source` was made contiguous before parsing, so this never copies.
-        source.utf8.withContiguousStorageIfAvailable { body(UnsafeBufferPointer(rebasing: $0[base...])) }!
+        var other = other
+        return other.withUTF8 { text(r, equals: $0) }
     }
 
     /// `~`, `null` or nothing at all (YAML 1.2 core schema), or `!!null`.
@@ -213,8 +209,27 @@ struct YAMLTreeBuilder: Sendable {
         }
     }
 
-    func tree(source: String, base: Int = 0, origin: TextOrigin) -> YAMLTree {
-        YAMLTree(origin: origin, source: source, base: base, records: records, links: links, strings: strings,
-                 locations: locations)
+    func tree(source: YAMLSource = .none, origin: TextOrigin) -> YAMLTree {
+        YAMLTree(origin: origin, source: source, records: records, links: links, strings: strings, locations: locations)
+    }
+}
+
+/// A copy of the bytes a tree was read from, kept (and freed) with the tree:
+/// records point into it, and a copy gives a stable address to compare keys
+/// against without going through String each time.
+final class YAMLSource: @unchecked Sendable {
+    // Written once, in init; read only afterwards.
+    let bytes: UnsafeBufferPointer<UInt8>
+
+    static let none = YAMLSource(copying: UnsafeBufferPointer(start: nil, count: 0))
+
+    init(copying original: UnsafeBufferPointer<UInt8>) {
+        let copy = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: max(original.count, 1))
+        _ = copy.initialize(from: original)
+        bytes = UnsafeBufferPointer(rebasing: copy[..<original.count])
+    }
+
+    deinit {
+        UnsafeMutableBufferPointer(mutating: bytes).deallocate()
     }
 }
