@@ -192,8 +192,12 @@ struct FastYAML {
     }
 
     /// Characters that cannot start a plain scalar (libyaml's list; `-` is handled apart).
-    private static let indicators: [Bool] = (0..<256).map { c in
-        c < 128 && "?:,[]{}#&*!|>'\"%@`".utf8.contains(UInt8(c))
+    @inline(__always) private static func isIndicator(_ c: UInt8) -> Bool {
+        switch c {
+        case 0x3F, 0x3A, 0x2C, 0x5B, 0x5D, 0x7B, 0x7D, 0x23, 0x26, 0x2A, 0x21, 0x7C, 0x3E, 0x27, 0x22, 0x25, 0x40, 0x60:
+            true  // ? : , [ ] { } # & * ! | > ' " % @ `
+        default: false
+        }
     }
 
     // MARK: Positions
@@ -473,6 +477,16 @@ struct FastYAML {
     /// but space, tab, line break and ":" (and "#", which counts only after a space).
     @inline(__always) private mutating func skipOrdinary() {
         let n = bytes.count
+        // Eight at a time while no byte is at most a space, nor a ":".
+        let raw = UnsafeRawBufferPointer(bytes)
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        while i + 8 <= n {
+            let w = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            let colon = w ^ (UInt64(Self.colon) &* ones)
+            // Some byte below 0x21 (the classic "has less than" test: exact about whether there is one), or some ":".
+            if (w &- 0x21 &* ones) & ~w & highs != 0 || (colon &- ones) & ~colon & highs != 0 { break }
+            i += 8
+        }
         while i < n {
             let c = bytes[i]
             guard c > Self.space && c != Self.colon else { return }
@@ -480,7 +494,7 @@ struct FastYAML {
         }
     }
 
-    private func startsPlainScalar(flow: Bool) -> Bool {
+    @inline(__always) private func startsPlainScalar(flow: Bool) -> Bool {
         let c = at(i)
         if c == Self.dash {
             // "-x" is a scalar, "- " an entry; in flow context keep to the unambiguous "-1", "-a".
@@ -488,7 +502,7 @@ struct FastYAML {
             return flow ? (next >= 0x30 && next <= 0x39 || next >= 0x41 && next <= 0x5A || next >= 0x61 && next <= 0x7A)
                         : !(next == Self.space || next == Self.tab || next == Self.newline || next == 0)
         }
-        return !(c == Self.space || c == Self.newline || c == 0 || c == Self.tab || Self.indicators[Int(c)])
+        return !(c == Self.space || c == Self.newline || c == 0 || c == Self.tab || Self.isIndicator(c))
     }
 
     /// The value after "key:" or "-": on the same line, or the collection on the
