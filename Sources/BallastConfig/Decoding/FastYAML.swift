@@ -11,7 +11,7 @@ import BallastCore
 /// text, style and mark for every node); anything else — anchors, tags, folded
 /// or multi-line scalars, tabs in indentation, duplicate keys, any syntax
 /// error — makes it give up, and `YAMLDocuments` parses the text with Yams,
-/// which then also words the error. Tests compare the two on many inputs.
+/// which then also words the error. FastYAMLTests compares the two on many inputs.
 struct FastYAML {
     /// A node of the tree being built.
     private typealias Node = Int32
