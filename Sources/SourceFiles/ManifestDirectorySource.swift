@@ -18,6 +18,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import BallastConfig
 import BallastCore
 import Foundation
 import Logging
@@ -242,7 +243,7 @@ private final class Watcher: @unchecked Sendable {
         } else {
             let names = pending.sorted()
             pending = []
-            for name in names where apply(name) { changed.append(name) }
+            changed = apply(names)
         }
         publish(changed: changed)
     }
@@ -266,22 +267,52 @@ private final class Watcher: @unchecked Sendable {
         for gone in Set(set.knownFiles).subtracting(names).sorted() where set.remove(file: gone) {
             changed.append(gone)
         }
-        for name in names where apply(name) { changed.append(name) }
+        changed += apply(names)
         return changed.sorted()
     }
 
-    /// Reads one file into the set; returns whether its objects changed.
-    func apply(_ name: String) -> Bool {
-        let path = directory + "/" + name
-        switch readManifest(at: path) {
-        case .missing:
-            return set.remove(file: name)
-        case .problem(let message):
-            set.unreadable(file: name, path: path, message: message)
-            return false
-        case .contents(let text):
-            return set.update(file: name, path: path, contents: text, decoder: decoder)
+    /// What reading one file found; the text itself is not kept.
+    private enum FileRead: Sendable {
+        case missing
+        case problem(String)
+        /// Its digest, and its objects unless the text is the version in force.
+        case contents(ContentDigest, decoded: Result<ManifestSet, any Error>?)
+    }
+
+    /// Reads and decodes `names` on all cores (the first scan of 10,000
+    /// files is nearly all decoding), then records them in name order.
+    /// Returns the files whose objects changed.
+    func apply(_ names: [String]) -> [String] {
+        let (directory, decoder, set) = (self.directory, self.decoder, self.set)
+        let reads = concurrentMap(names) { name -> FileRead in
+            let path = directory + "/" + name
+            switch readManifest(at: path) {
+            case .missing:
+                return .missing
+            case .problem(let message):
+                return .problem(message)
+            case .contents(let text):
+                let digest = ContentDigest(text)
+                guard set.needsDecoding(file: name, digest: digest) else { return .contents(digest, decoded: nil) }
+                return .contents(digest, decoded: Result { try decoder(path, text) })
+            }
         }
+        var changed: [String] = []
+        for (name, read) in zip(names, reads) {
+            let path = directory + "/" + name
+            let didChange: Bool
+            switch read {
+            case .missing:
+                didChange = self.set.remove(file: name)
+            case .problem(let message):
+                self.set.unreadable(file: name, path: path, message: message)
+                didChange = false
+            case .contents(let digest, let decoded):
+                didChange = self.set.record(file: name, path: path, digest: digest, decoded: decoded)
+            }
+            if didChange { changed.append(name) }
+        }
+        return changed
     }
 
     func publish(changed: [String]) {

@@ -8,9 +8,9 @@ import BallastCore
 public struct ManifestFiles: Sendable {
     struct Entry: Sendable, Hashable {
         var path: String
-        /// The last version that decoded, with the text it came from.
+        /// The last version that decoded, with the digest of the text it came from.
         var good: ManifestSet?
-        var goodContents: String?
+        var goodDigest: ContentDigest?
         var problem: ManifestProblem?
     }
 
@@ -30,19 +30,34 @@ public struct ManifestFiles: Sendable {
     /// Returns whether the in-force objects changed.
     @discardableResult
     public mutating func update(file: String, path: String, contents: String, decoder: ManifestDecoder) -> Bool {
+        let digest = ContentDigest(contents)
+        return record(file: file, path: path, digest: digest,
+                      decoded: needsDecoding(file: file, digest: digest) ? Result { try decoder(path, contents) } : nil)
+    }
+
+    /// Whether text with this digest differs from the version of `file` in
+    /// force, so that it must be decoded (an editor re-saving or a touch does not).
+    func needsDecoding(file: String, digest: ContentDigest) -> Bool {
+        entries[file]?.goodDigest != digest
+    }
+
+    /// Records a version of `file` decoded elsewhere (the watcher decodes on
+    /// all cores); `decoded` is nil when `needsDecoding` said there was no need.
+    /// Returns whether the in-force objects changed.
+    mutating func record(file: String, path: String, digest: ContentDigest,
+                         decoded: Result<ManifestSet, any Error>?) -> Bool {
         var entry = entries[file] ?? Entry(path: path)
-        if entry.goodContents == contents {
-            // Same text as in force (an editor re-saving, a touch): nothing to decode.
+        switch decoded {
+        case nil:
+            // Same text as in force: nothing to decode, and nothing wrong any more.
             entry.problem = nil
             entries[file] = entry
             return false
-        }
-        do {
-            let objects = try decoder(path, contents)
+        case .success(let objects):
             let changed = entry.good != objects
-            entries[file] = Entry(path: path, good: objects, goodContents: contents, problem: nil)
+            entries[file] = Entry(path: path, good: objects, goodDigest: digest, problem: nil)
             return changed
-        } catch {
+        case .failure(let error):
             entry.problem = ManifestProblem(file: file, kind: .invalid(usingLastGood: entry.good != nil),
                                             message: Self.message(for: error, path: path))
             entries[file] = entry
@@ -95,5 +110,27 @@ public struct ManifestFiles: Sendable {
     static func message(for error: any Error, path: String) -> String {
         let text = "\(error)"
         return text.hasPrefix(path) ? text : "\(path): \(text)"
+    }
+}
+
+/// Identifies a file's text without keeping it: the daemon would otherwise
+/// hold every manifest's text for its lifetime (25 MB for 10,000 Services)
+/// only to notice re-saves of unchanged files. The length and the standard
+/// library's SipHash, whose key is random per process, so that nobody can
+/// write a different manifest that passes for the one in force.
+struct ContentDigest: Sendable, Hashable {
+    let count: Int
+    let hash: Int
+
+    init(_ text: String) {
+        var hasher = Hasher()
+        var count = 0
+        var copy = text
+        copy.withUTF8 { bytes in
+            hasher.combine(bytes: UnsafeRawBufferPointer(bytes))
+            count = bytes.count
+        }
+        self.count = count
+        hash = hasher.finalize()
     }
 }

@@ -157,6 +157,8 @@ public enum BallastDaemon {
         let save: @Sendable (AssignmentTable) throws -> Void = { try store.save($0) }
         let persist = options.dryRun ? nil : save
         let onSync: @Sendable (SyncRecord, Bool) -> Void = { record, first in
+            // The start-up's decoding and first plan leave freed memory behind.
+            if first { FreedMemory.release() }
             let text = statusLine(record)
             do {
                 try notifier.notify(first ? [.ready, .status(text)] : [.status(text)])
