@@ -84,6 +84,19 @@ import Testing
         if case .unrecognized = reading { #expect(unrecognized) } else { #expect(!unrecognized) }
     }
 
+    @Test func parsesJSONValuesAndEscapes() throws {
+        let value = try JSONValue(parsing: #" {"a\n\u00e9\ud83d\ude00": [1, -2.5e3, true, false, null, "x\"y\\\/"], "b": {}} "#)
+        #expect(value == .object([
+            "a\né😀": .array([.number(1), .number(-2500), .bool(true), .bool(false), .null, .string("x\"y\\/")]),
+            "b": .object([:]),
+        ]))
+    }
+
+    @Test(arguments: ["", "{", "[1,]", #"{"a" 1}"#, #""\ud800""#, "01x", "[1] 2", "\"a\u{1}\"", "tru", #""\q""#])
+    func rejectsMalformedJSON(_ text: String) {
+        #expect(throws: JSONSyntaxError.self) { try JSONValue(parsing: text) }
+    }
+
     @Test(arguments: ["", "1table", "bad name", "bad;name", String(repeating: "t", count: 65)])
     func rejectsTableNamesThatAreNotIdentifiers(_ name: String) {
         #expect(throws: DataPlaneError.self) { try NFTablesSNAT(tableName: name) }
