@@ -149,9 +149,10 @@ public enum BallastDaemon {
                                 snat: DryRunSNATControl(wrapping: kernel.snat, logger: logger),
                                 announcer: DryRunAnnouncer(logger: logger), ensureSysctls: { [] })
         } else {
+            let snat = RememberedSNATControl(wrapping: kernel.snat)
             stages = SyncStages(allocate: wiring.allocate, plan: wiring.plan, ipvs: reconciler,
-                                vips: kernel.vips, snat: kernel.snat, announcer: kernel.announcer,
-                                ensureSysctls: kernel.ensureSysctls)
+                                vips: kernel.vips, snat: snat, announcer: kernel.announcer,
+                                ensureSysctls: kernel.ensureSysctls, forgetKernelView: { snat.forget() })
         }
 
         let save: @Sendable (AssignmentTable) throws -> Void = { try store.save($0) }

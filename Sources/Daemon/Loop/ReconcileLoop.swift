@@ -5,7 +5,8 @@
 //
 // Drift repair: the periodic resync re-reads the kernel and re-applies the
 // plan, so an `ipvsadm -C` or a deleted VIP is repaired within
-// ipvs.resyncInterval even when nothing else changes.
+// ipvs.resyncInterval even when nothing else changes. (Between resyncs the
+// SNAT table, Ballast's alone and costly to list, is not read again.)
 import BallastCore
 import Foundation
 import Logging
@@ -137,6 +138,8 @@ public actor ReconcileLoop {
         savePersistedAssignments()
         let plan = stages.plan(snapshot, allocation, configuration, nodeName)
 
+        // Drift repair reads everything from the kernel again.
+        if reasons.contains(.resync) || reasons.contains(.config) { stages.forgetKernelView() }
         let applier = DataPlaneApplier(ipvs: stages.ipvs, vips: stages.vips, snat: stages.snat)
         let pools = configuration.pools
         let ensureSysctls = stages.ensureSysctls

@@ -97,10 +97,14 @@ public struct SyncStages: Sendable {
     public var announcer: any Announcing
     /// Sysctls the data plane needs; returns the failures (see KernelControls).
     public var ensureSysctls: @Sendable () -> [String]
+    /// Called before a resync or a reload applies the plan: kernel state
+    /// remembered between syncs must be read again (RememberedSNATControl).
+    public var forgetKernelView: @Sendable () -> Void
 
     public init(allocate: @escaping AllocateStage = DefaultStages.allocate, plan: @escaping PlanStage = DefaultStages.plan,
                 ipvs: any IPVSReconciling, vips: any VIPControl, snat: any SNATControl, announcer: any Announcing,
-                ensureSysctls: @escaping @Sendable () -> [String] = { [] }) {
+                ensureSysctls: @escaping @Sendable () -> [String] = { [] },
+                forgetKernelView: @escaping @Sendable () -> Void = {}) {
         self.allocate = allocate
         self.plan = plan
         self.ipvs = ipvs
@@ -108,5 +112,6 @@ public struct SyncStages: Sendable {
         self.snat = snat
         self.announcer = announcer
         self.ensureSysctls = ensureSysctls
+        self.forgetKernelView = forgetKernelView
     }
 }

@@ -1,0 +1,61 @@
+import BallastCore
+import BallastFakes
+import Daemon
+import Testing
+
+@Suite struct RememberedSNATControlTests {
+    static let rule = SNATRule(address: IPAddress("192.0.2.10")!, port: 80, protocol: .tcp,
+                               destinations: [IPAddress("10.0.0.6")!, IPAddress("10.0.0.5")!])
+
+    @Test func readsTheKernelOnceThenAnswersFromMemory() throws {
+        let fake = FakeSNATControl(table: [Self.rule])
+        let snat = RememberedSNATControl(wrapping: fake)
+        #expect(try snat.current() == [Self.rule])
+        #expect(try snat.current() == [Self.rule])
+        #expect(fake.calls == [.current])
+    }
+
+    @Test func aReplaceIsRememberedInCanonicalForm() throws {
+        let fake = FakeSNATControl()
+        let snat = RememberedSNATControl(wrapping: fake)
+        try snat.replace(with: [Self.rule])
+        #expect(try snat.current() == SNATRule.canonical([Self.rule]))
+        #expect(fake.calls == [.replace([Self.rule])])
+    }
+
+    @Test func forgetReadsTheKernelAgain() throws {
+        let fake = FakeSNATControl(table: [Self.rule])
+        let snat = RememberedSNATControl(wrapping: fake)
+        _ = try snat.current()
+        snat.forget()
+        #expect(try snat.current() == [Self.rule])
+        #expect(fake.calls == [.current, .current])
+    }
+
+    @Test func aFailedWriteIsNotRemembered() throws {
+        let fake = FakeSNATControl()
+        let snat = RememberedSNATControl(wrapping: fake)
+        #expect(try snat.current() == nil)
+        fake.fail(.replace, errno: 1)
+        #expect(throws: DataPlaneError.self) { try snat.replace(with: [Self.rule]) }
+        #expect(try snat.current() == nil)
+        #expect(fake.calls.filter { $0 == .current }.count == 2)
+    }
+
+    @Test func theLoopRereadsOnResyncOnly() async throws {
+        let fake = FakeSNATControl()
+        let snat = RememberedSNATControl(wrapping: fake)
+        let h = LoopHarness()
+        let loop = ReconcileLoop(
+            stages: SyncStages(ipvs: h.ipvs, vips: h.vips, snat: snat, announcer: h.announcer,
+                               forgetKernelView: { snat.forget() }),
+            configuration: testConfiguration(), nodeName: "n1", assignments: [:], persist: nil,
+            board: h.board, metrics: nil, logger: quietLogger)
+        await loop.sourceChanged(snapshot("default/web"))
+        _ = await loop.sync(reasons: [.start])
+        _ = await loop.sync(reasons: [.source])
+        #expect(fake.calls.filter { $0 == .current }.count == 1)
+        _ = await loop.sync(reasons: [.resync])
+        #expect(fake.calls.filter { $0 == .current }.count == 2)
+    }
+}
