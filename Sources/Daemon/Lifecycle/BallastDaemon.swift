@@ -224,7 +224,7 @@ public enum BallastDaemon {
     /// The line `systemctl status` shows.
     static func statusLine(_ r: SyncRecord) -> String {
         let allocated = r.allocation.assignments.count
-        var text = "\(StatusBoard.handledPlans(r).count) Services (\(allocated) with an address), \(r.plan.localAnnouncements.count) announced here"
+        var text = "\(StatusBoard.handledCount(r)) Services (\(allocated) with an address), \(r.plan.localAnnouncements.count) announced here"
         if !r.dataPlane.errors.isEmpty { text += "; last sync: \(r.dataPlane.errors.count) errors" }
         return text
     }

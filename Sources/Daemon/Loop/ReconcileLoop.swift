@@ -197,7 +197,7 @@ public actor ReconcileLoop {
         var metadata: Logger.Metadata = [
             "sync.reason": "\(record.reasons.joined(separator: ","))",
             "sync.duration_ms": "\(Int(StatusBoard.seconds(record.duration) * 1000))",
-            "sync.services": "\(StatusBoard.handledPlans(record).count)",
+            "sync.services": "\(StatusBoard.handledCount(record))",
             "sync.ipvs_operations": "\(operations)",
             "sync.vips_added": "\(d.vipsAdded.count)",
             "sync.vips_removed": "\(d.vipsRemoved.count)",

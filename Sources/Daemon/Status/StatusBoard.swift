@@ -107,7 +107,7 @@ public final class StatusBoard: Sendable {
         let health: Health = s.lastSync == nil ? .starting : (problems.isEmpty ? .ok : .degraded)
         var counts = StatusCounts()
         if let sync = s.lastSync {
-            counts.services = handledPlans(sync).count
+            counts.services = handledCount(sync)
             counts.allocated = sync.allocation.assignments.count
             counts.announced = sync.plan.localAnnouncements.count
             let owned = Set(sync.plan.ipvs.map(\.key))
@@ -215,6 +215,13 @@ public final class StatusBoard: Sendable {
     /// implementation (with the reason); those are not Ballast's to show.
     static func handledPlans(_ sync: SyncRecord) -> [ServicePlan] {
         sync.plan.services.values.filter { sync.allocation.ignored[$0.ref] == nil }.sorted { $0.ref < $1.ref }
+    }
+
+    /// How many plans `handledPlans` would list, without copying and sorting
+    /// them: the status line and every sync's log need the count only
+    /// (sorting 10,000 plans to count them cost as much as planning them).
+    static func handledCount(_ sync: SyncRecord) -> Int {
+        sync.plan.services.keys.count { sync.allocation.ignored[$0] == nil }
     }
 
     static func observedByKey(_ sync: SyncRecord) -> [VirtualServiceKey: ObservedVirtualService] {
