@@ -74,6 +74,7 @@ let package = Package(
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "UnixSignals", package: "swift-service-lifecycle"),
         ]),
 
         // MARK: Executables: wiring and printing only
@@ -100,7 +101,7 @@ let package = Package(
         .testTarget(name: "NetlinkIPVSTests", dependencies: ["NetlinkIPVS", "BallastCore"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "L2FramesTests", dependencies: ["L2Frames", "BallastCore"]),
-        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "BallastCore", "BallastConfig", "BallastFakes"]),
+        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "SourceFiles", "BallastCore", "BallastConfig", "BallastFakes"]),
         .testTarget(name: "L2AnnounceTests", dependencies: ["L2Announce", "L2Frames", "BallastCore", "BallastFakes"]),
         // Host network tests: root + network namespaces + veth on the build
         // machine itself (no VM). Enabled by BALLAST_ROOT_TESTS=1 (scripts/test

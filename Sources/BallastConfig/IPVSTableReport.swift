@@ -60,7 +60,7 @@ public enum IPVSApplyReport {
     public static func text(_ step: IPVSPlannedOperation) -> String {
         switch step.reason {
         case .missing: step.operation.description
-        case .startDrain(let n): "\(step.operation): weight → 0, draining \(n) connections"
+        case .startDrain(let n): "\(step.operation): weight → 0, draining \(n == 1 ? "1 connection" : "\(n) connections")"
         default: "\(step.operation): \(step.reason)"
         }
     }

@@ -55,7 +55,7 @@ import Testing
         #expect(justBefore.operations.isEmpty)
         let atTimeout = round([quiesced(active: 1)], book: book, at: 60)
         #expect(atTimeout.steps.map(\.description) == [
-            "delete destination 10.0.0.6:8080 from TCP 192.0.2.10:80 (drain timeout after 60s, 1 connections dropped)",
+            "delete destination 10.0.0.6:8080 from TCP 192.0.2.10:80 (drain timeout after 60s, 1 connection dropped)",
         ])
         #expect(atTimeout.drainBook.isEmpty)
     }
@@ -65,6 +65,15 @@ import Testing
                       settings: IPVSReconcileSettings(drainTimeout: .zero))
         #expect(d.steps.map(\.description) == [
             "delete destination 10.0.0.6:8080 from TCP 192.0.2.10:80 (not desired)",
+        ])
+    }
+
+    /// A destination left at weight 0 by an earlier run (no book entry) that
+    /// is now idle ends its drain too.
+    @Test func idleAtWeightZeroWithoutBookIsDrained() {
+        let d = round([quiesced(active: 0)], book: IPVSDrainBook(), at: 0)
+        #expect(d.steps.map(\.description) == [
+            "delete destination 10.0.0.6:8080 from TCP 192.0.2.10:80 (drained, idle)",
         ])
     }
 
@@ -94,7 +103,7 @@ import Testing
         book[leaving] = t0
         let d = round([observed(both, active: ["10.0.0.6:8080": 1])], book: book, at: 10)
         #expect(d.steps.map(\.description) == [
-            "edit destination 10.0.0.6:8080 of TCP 192.0.2.10:80 (draining, 1 connections)",
+            "edit destination 10.0.0.6:8080 of TCP 192.0.2.10:80 (draining, 1 connection)",
         ])
         #expect(d.drainBook[leaving] == t0)
     }

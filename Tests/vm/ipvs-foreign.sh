@@ -34,9 +34,9 @@ out=$(ctl "$ns" ipvs apply "$work/empty.yaml")
 assert_contains "$out" "applied 0 writes"
 assert_eq "$rules" "$(ipvs_rules "$ns")" "table after applying an empty file"
 
-# Owning 192.0.2.0/25 deletes our service but not 192.0.2.77 (outside /25)
+# Owning 192.0.2.0/28 deletes our service but not 192.0.2.77 (outside it)
 # nor 203.0.113.5 nor fwmark 99.
-out=$(ctl "$ns" ipvs apply "$work/empty.yaml" --owned 192.0.2.0/25)
+out=$(ctl "$ns" ipvs apply "$work/empty.yaml" --owned 192.0.2.0/28)
 assert_contains "$out" "delete service TCP 192.0.2.10:80: not desired"
 assert_contains "$out" "applied 1 write (0 failed)"
 assert_eq "$foreign" "$(ipvs_rules "$ns")" "foreign services after deleting ours"

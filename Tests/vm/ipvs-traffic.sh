@@ -6,14 +6,21 @@
 # change of scheduler, persistence, weights and thresholds is made in place
 # (the connection counters of the service and both destinations survive).
 source "$(dirname "${BASH_SOURCE[0]}")/ipvs-lib.sh"
-require_cmd curl python3
+require_cmd curl socat
 
 lb_topology "$(unique_name rcn-t)"
+# Each backend answers a request with a one-line HTTP/1.0 page naming it
+# (after reading the request, so closing does not reset the connection).
+cat > "$work/respond.sh" <<'SH'
+#!/bin/sh
+cr=$(printf '\r')
+while IFS= read -r line && [ "$line" != "$cr" ] && [ -n "$line" ]; do :; done
+printf 'HTTP/1.0 200 OK\r\nContent-Length: 10\r\nConnection: close\r\n\r\nbackend %s\n' "$1"
+SH
+chmod +x "$work/respond.sh"
 for n in 1 2; do
     ns=b$n
-    mkdir -p "$work/www$n"
-    echo "backend $n" > "$work/www$n/index.html"
-    ns_spawn "${!ns}" python3 -m http.server 8080 --bind "10.1.$n.2" --directory "$work/www$n"
+    ns_spawn "${!ns}" socat TCP-LISTEN:8080,bind="10.1.$n.2",fork,reuseaddr EXEC:"$work/respond.sh $n"
 done
 wait_for_port "$b1" 10.1.1.2 8080 30
 wait_for_port "$b2" 10.1.2.2 8080 30
@@ -67,7 +74,9 @@ assert_eq "$before" "$(conn_counts)" "counters after editing in place"
 after=$(ipvs_rules "$lb")
 assert_contains "$after" "-A -t 192.0.2.10:80 -s wlc -p 120"
 assert_contains "$after" "-a -t 192.0.2.10:80 -r 10.1.1.2:8080 -m -w 5"
-assert_contains "$after" "-a -t 192.0.2.10:80 -r 10.1.2.2:8080 -m -w 1 -x 50 -y 5"
+# ipvsadm -S leaves thresholds out; -L --thresholds shows them.
+thresholds=$(ip netns exec "$lb" ipvsadm -Ln --thresholds | awk '$1 == "->" && $2 == "10.1.2.2:8080" { print $3, $4 }')
+assert_eq "50 5" "$thresholds" "upper and lower threshold of 10.1.2.2:8080"
 
 # Traffic still flows after the edits.
 assert_contains "$(ip netns exec "$client" curl -sS --max-time 10 http://192.0.2.10/)" "backend"

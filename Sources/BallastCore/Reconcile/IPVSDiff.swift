@@ -74,9 +74,9 @@ public enum IPVSChangeReason: Sendable, Hashable, CustomStringConvertible {
         case .missing: "missing"
         case .changed(let changes): changes.map(\.description).joined(separator: ", ")
         case .notDesired: "not desired"
-        case .startDrain(let n): "draining, \(n) connections"
+        case .startDrain(let n): "draining, \(connectionsText(n))"
         case .drained: "drained, idle"
-        case let .drainTimedOut(age, n): "drain timeout after \(age.wholeSeconds)s, \(n) connections dropped"
+        case let .drainTimedOut(age, n): "drain timeout after \(age.wholeSeconds)s, \(connectionsText(n)) dropped"
         }
     }
 }
@@ -254,7 +254,11 @@ public struct IPVSDiff: Sendable, Hashable {
         let id = IPVSDestinationID(service: key, endpoint: endpoint)
         let connections = old.connectionCount
         guard IPVSDiff.drains(key), settings.drainTimeout != .zero, connections > 0 else {
-            let reason: IPVSChangeReason = book[id] != nil && connections == 0 ? .drained : .notDesired
+            // Idle at weight 0 is the end of a drain, also one this process
+            // did not start (ballastctl keeps no book between runs).
+            let drained = IPVSDiff.drains(key) && connections == 0
+                && (book[id] != nil || old.destination.weight == 0)
+            let reason: IPVSChangeReason = drained ? .drained : .notDesired
             steps.append(IPVSPlannedOperation(.deleteDestination(key, endpoint), reason))
             return
         }

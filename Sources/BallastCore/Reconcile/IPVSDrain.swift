@@ -70,12 +70,15 @@ public struct IPVSDrainingDestination: Sendable, Hashable, Comparable, CustomStr
 
     /// "draining 10.0.0.5:8080 of TCP 192.0.2.10:80: 3 connections (1 active, 2 inactive, 0 persistent), 12s"
     public var description: String {
-        "draining \(id): \(connectionCount) connections (\(activeConnections) active, "
+        "draining \(id): \(connectionsText(connectionCount)) (\(activeConnections) active, "
             + "\(inactiveConnections) inactive, \(persistentConnections) persistent), \(age.wholeSeconds)s"
     }
 
     public static func < (a: Self, b: Self) -> Bool { a.id < b.id }
 }
+
+/// "1 connection", "3 connections".
+func connectionsText(_ n: UInt32) -> String { n == 1 ? "1 connection" : "\(n) connections" }
 
 extension Duration {
     /// Whole seconds, rounded down: the unit every drain message uses.

@@ -1,0 +1,127 @@
+// The kernel half of a sync: VIPs, IPVS, SNAT, in the order that keeps
+// traffic flowing. Synchronous (netlink and nftables calls block), so the
+// loop runs it on its own thread rather than on the concurrency pool.
+//
+// Order, and why:
+// 1. add missing VIPs   — IPVS only sees packets to local addresses;
+// 2. reconcile IPVS     — new services exist before anything announces them;
+// 3. replace SNAT table — rules reference the VIP:ports just programmed;
+// 4. remove stale VIPs  — after their virtual services are gone, so no
+//                         packet to a still-announced address is dropped.
+//
+// Ownership: the dummy link is Ballast's alone, so every address on it is
+// Ballast's to remove. An IPVS virtual service is Ballast's when its address
+// is on that link or inside a configured pool; anything else in the table
+// (kube-proxy's, an operator's ipvsadm entries, firewall-mark services) is
+// never touched. The nftables table is Ballast's own.
+import BallastCore
+import Foundation
+
+public struct DataPlaneOutcome: Sendable, Hashable {
+    public var vipsAdded: [IPAddress] = []
+    public var vipsRemoved: [IPAddress] = []
+    /// Whether the SNAT table was rewritten.
+    public var snatReplaced = false
+    public var ipvs = IPVSReconcileReport()
+    public var ipvsDuration: Duration = .zero
+    /// Every failure, as a sentence naming the operation and object.
+    public var errors: [String] = []
+
+    public init() {}
+}
+
+public struct DataPlaneApplier: Sendable {
+    public var ipvs: any IPVSReconciling
+    public var vips: any VIPControl
+    public var snat: any SNATControl
+
+    public init(ipvs: any IPVSReconciling, vips: any VIPControl, snat: any SNATControl) {
+        self.ipvs = ipvs
+        self.vips = vips
+        self.snat = snat
+    }
+
+    public func apply(_ state: DesiredState, pools: [AddressPool]) -> DataPlaneOutcome {
+        var outcome = DataPlaneOutcome()
+        var onLink: Set<IPAddress> = []
+        do {
+            try vips.ensureLink()
+            onLink = try vips.addresses()
+        } catch {
+            outcome.errors.append(error.description)
+        }
+        let changes = VIPChanges(desired: Set(state.vips), current: onLink)
+        for address in changes.add {
+            do {
+                try vips.add(address)
+                outcome.vipsAdded.append(address)
+            } catch {
+                outcome.errors.append(error.description)
+            }
+        }
+
+        let ownership = Self.ownership(pools: pools, onLink: onLink.union(state.vips))
+        let clock = ContinuousClock()
+        let start = clock.now
+        outcome.ipvs = ipvs.reconcile(desired: state.ipvs, ownership: ownership)
+        outcome.ipvsDuration = start.duration(to: clock.now)
+        outcome.errors += outcome.ipvs.errors.map(\.description)
+
+        do {
+            outcome.snatReplaced = try SNATReconcile.apply(desired: state.snat, to: snat)
+        } catch {
+            outcome.errors.append(error.description)
+        }
+
+        for address in changes.remove {
+            do {
+                try vips.remove(address)
+                outcome.vipsRemoved.append(address)
+            } catch {
+                outcome.errors.append(error.description)
+            }
+        }
+        return outcome
+    }
+
+    /// The pools' ranges as prefixes, and every address on Ballast's link as
+    /// a host prefix (so a service whose pool was removed from the
+    /// configuration is still recognised as Ballast's and cleaned up).
+    public static func ownership(pools: [AddressPool], onLink: Set<IPAddress>) -> IPVSOwnership {
+        let prefixes = pools.flatMap { $0.ranges.flatMap(\.coveringPrefixes) } + onLink.sorted().map { CIDR(host: $0) }
+        return IPVSOwnership(prefixes: prefixes)
+    }
+}
+
+extension AddressRange {
+    /// The fewest prefixes that together hold exactly this range
+    /// (192.0.2.10-192.0.2.17 → .10/31, .12/30, .16/31).
+    public var coveringPrefixes: [CIDR] {
+        var result: [CIDR] = []
+        var next: IPAddress? = first
+        while let start = next, start <= last {
+            // The shortest prefix that starts at `start` and ends inside the range.
+            var block = CIDR(host: start)
+            for length in stride(from: start.family.bitWidth - 1, through: 0, by: -1) {
+                let candidate = CIDR(network: start, prefixLength: length)
+                guard candidate.network == start, candidate.last <= last else { break }
+                block = candidate
+            }
+            result.append(block)
+            next = block.last.advanced(by: 1)
+        }
+        return result
+    }
+}
+
+/// A serial queue for blocking kernel calls, so that they never occupy one
+/// of the few threads of Swift's cooperative pool.
+final class KernelQueue: Sendable {
+    private let queue = DispatchQueue(label: "ballast.kernel")
+
+    func run<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            queue.async { continuation.resume(returning: body()) }
+        }
+    }
+}

@@ -1,1 +1,0 @@
-print("ballastd: not yet implemented")
