@@ -52,6 +52,16 @@ final class IPVSTestNamespace: Sendable {
         try inside { try IPVSNetlinkClient() }
     }
 
+    /// An IPVS client opened by a thread without CAP_NET_ADMIN in its effective
+    /// set. The kernel checks the capability of the socket's opener as well as
+    /// the caller's, so every IPVS command through it is refused.
+    func clientWithoutNetAdmin() throws -> IPVSNetlinkClient {
+        try inside {
+            try dropEffectiveCapability(12)  // CAP_NET_ADMIN
+            return try IPVSNetlinkClient()
+        }
+    }
+
     /// Runs `body` on a new thread that has entered this namespace; the
     /// namespace switch dies with the thread.
     func inside<T: Sendable>(_ body: @escaping @Sendable () throws -> T) throws -> T {
@@ -120,6 +130,23 @@ private func setNetworkNamespace(_ fd: Int32) -> Int32 {
     let cloneNewNet: Int32 = 0x4000_0000  // CLONE_NEWNET
     guard let handle = dlopen(nil, RTLD_NOW), let symbol = dlsym(handle, "setns") else { return -1 }
     return unsafeBitCast(symbol, to: SetNS.self)(fd, cloneNewNet)
+}
+
+/// Clears one capability from the calling thread's effective set (capset(2)
+/// acts per thread). glibc exports capget/capset but declares them only in
+/// libcap's header, so they are looked up by name.
+private func dropEffectiveCapability(_ capability: Int) throws {
+    struct Header { var version: UInt32 = 0x2008_0522; var pid: Int32 = 0 }  // _LINUX_CAPABILITY_VERSION_3
+    struct Data { var effective: UInt32 = 0; var permitted: UInt32 = 0; var inheritable: UInt32 = 0 }
+    typealias Call = @convention(c) (UnsafeMutableRawPointer, UnsafeMutableRawPointer) -> Int32
+    guard let handle = dlopen(nil, RTLD_NOW), let get = dlsym(handle, "capget"), let set = dlsym(handle, "capset") else {
+        throw IPVSTestFailure("capget/capset not found")
+    }
+    var header = Header()
+    var data = [Data(), Data()]
+    guard unsafeBitCast(get, to: Call.self)(&header, &data) == 0 else { throw IPVSTestFailure("capget: errno \(errno)") }
+    data[capability / 32].effective &= ~(1 << UInt32(capability % 32))
+    guard unsafeBitCast(set, to: Call.self)(&header, &data) == 0 else { throw IPVSTestFailure("capset: errno \(errno)") }
 }
 
 struct IPVSTestFailure: Error, CustomStringConvertible {
