@@ -24,45 +24,52 @@ public final class TestNetworkNamespace: Sendable {
     /// `nsenter --net=PATH`).
     public var path: String { "/proc/\(getpid())/fd/\(fd)" }
 
-    /// Creates the namespace with its loopback link up.
-    public init() throws {
-        fd = try Self.onNewThread { () throws(Failure) -> Int32 in
-            guard unshareNetwork() == 0 else { throw Failure(description: "unshare(CLONE_NEWNET): \(errnoText())") }
-            let fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else { throw Failure(description: "open /proc/thread-self/ns/net: \(errnoText())") }
-            return fd
-        }
+    /// Creates the namespace with its loopback link up, blocking the caller
+    /// (for synchronous tests).
+    public convenience init() throws {
+        self.init(fd: try Self.blocking(Self.unshareOnThisThread))
         try shellSucceeds("ip", "link", "set", "lo", "up")
     }
+
+    private init(fd: Int32) { self.fd = fd }
 
     deinit { close(fd) }
 
     /// Creates the namespace with its loopback link up.
     public static func make() async throws -> TestNetworkNamespace {
-        try TestNetworkNamespace()
+        let namespace = TestNetworkNamespace(fd: try await suspending(unshareOnThisThread))
+        try namespace.shellSucceeds("ip", "link", "set", "lo", "up")
+        return namespace
     }
 
     /// Runs `body` on a thread inside this namespace.
     public func run<T: Sendable, E: Error>(_ body: @escaping @Sendable () throws(E) -> T) async throws -> T {
-        let fd = self.fd
-        return try await withCheckedThrowingContinuation { continuation in
-            Thread {
-                continuation.resume(with: Result<T, any Error> {
-                    guard joinNetwork(fd) == 0 else { throw Failure(description: "setns: \(errnoText())") }
-                    return try body()
-                })
-            }.start()
-        }
+        try await Self.suspending(joining(body))
     }
 
     /// Runs `body` on a thread inside this namespace, blocking the caller
     /// until it is done (for synchronous tests).
     public func inside<T: Sendable, E: Error>(_ body: @escaping @Sendable () throws(E) -> T) throws -> T {
+        try Self.blocking(joining(body))
+    }
+
+    private func joining<T: Sendable, E: Error>(
+        _ body: @escaping @Sendable () throws(E) -> T
+    ) -> @Sendable () throws -> T {
         let fd = self.fd
-        return try Self.onNewThread { () throws -> T in
+        return {
             guard joinNetwork(fd) == 0 else { throw Failure(description: "setns: \(errnoText())") }
             return try body()
         }
+    }
+
+    /// Moves the calling thread into a new network namespace and returns a
+    /// descriptor that keeps the namespace alive.
+    @Sendable private static func unshareOnThisThread() throws -> Int32 {
+        guard unshareNetwork() == 0 else { throw Failure(description: "unshare(CLONE_NEWNET): \(errnoText())") }
+        let fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw Failure(description: "open /proc/thread-self/ns/net: \(errnoText())") }
+        return fd
     }
 
     /// Runs a command inside this namespace.
@@ -103,9 +110,11 @@ public final class TestNetworkNamespace: Sendable {
         ["nsenter", "--net=\(path)", "--"] + arguments
     }
 
-    /// Runs `body` on a thread of its own and waits for it: namespace
-    /// switches must never happen on a thread that other work shares.
-    private static func onNewThread<T: Sendable, E: Error>(_ body: @escaping @Sendable () throws(E) -> T) throws -> T {
+    // Namespace switches happen on a thread of its own, never on one that
+    // other work shares (a switched cooperative-pool thread would carry the
+    // namespace into unrelated tasks); the thread ends with the body.
+
+    private static func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) throws -> T {
         let outcome = Mutex<Result<T, any Error>?>(nil)
         let finished = DispatchSemaphore(value: 0)
         Thread {
@@ -115,6 +124,12 @@ public final class TestNetworkNamespace: Sendable {
         }.start()
         finished.wait()
         return try outcome.withLock { $0! }.get()
+    }
+
+    private static func suspending<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try body() }) }.start()
+        }
     }
 }
 
