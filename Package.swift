@@ -91,6 +91,9 @@ let package = Package(
 
         // Benchmark of allocation and planning (run by scripts/bench/core-bench).
         .executableTarget(name: "ballast-core-bench", dependencies: ["BallastCore"], path: "Benchmarks/CoreBench"),
+        // Benchmark of manifest directory loading (run by scripts/bench/manifest-bench).
+        .executableTarget(name: "ballast-manifest-bench", dependencies: ["BallastConfig", "BallastCore"],
+                          path: "Benchmarks/ManifestBench"),
 
         // MARK: Tests
         // Unit tests: no root, no kernel features.

@@ -73,35 +73,43 @@ enum JSONValue {
     case null
 
     /// Pretty-printed with two-space indentation; empty containers stay on one line.
-    func rendered(indent: Int = 0) -> String {
+    func rendered() -> String {
         var out = ""
-        write(to: &out, indent: indent)
+        write(to: &out, indent: 0)
         return out
     }
 
-    private func write(to out: inout String, indent: Int) {
-        let pad = String(repeating: "  ", count: indent + 1)
-        let closePad = String(repeating: "  ", count: indent)
+    private static let indents = (0..<16).map { String(repeating: "  ", count: $0) }
+
+    private static func indent(_ level: Int) -> String {
+        level < indents.count ? indents[level] : String(repeating: "  ", count: level)
+    }
+
+    private func write(to out: inout String, indent level: Int) {
         switch self {
         case .object(let fields):
             guard !fields.isEmpty else { out += "{}"; return }
             out += "{\n"
             for (i, (key, value)) in fields.enumerated() {
-                out += pad + JSONValue.quote(key) + ": "
-                value.write(to: &out, indent: indent + 1)
+                out += JSONValue.indent(level + 1)
+                JSONValue.quote(key, into: &out)
+                out += ": "
+                value.write(to: &out, indent: level + 1)
                 out += i == fields.count - 1 ? "\n" : ",\n"
             }
-            out += closePad + "}"
+            out += JSONValue.indent(level)
+            out += "}"
         case .array(let items):
             guard !items.isEmpty else { out += "[]"; return }
             out += "[\n"
             for (i, item) in items.enumerated() {
-                out += pad
-                item.write(to: &out, indent: indent + 1)
+                out += JSONValue.indent(level + 1)
+                item.write(to: &out, indent: level + 1)
                 out += i == items.count - 1 ? "\n" : ",\n"
             }
-            out += closePad + "]"
-        case .string(let s): out += JSONValue.quote(s)
+            out += JSONValue.indent(level)
+            out += "]"
+        case .string(let s): JSONValue.quote(s, into: &out)
         case .number(let n): out += String(n)
         case .integer(let n): out += String(n)
         case .bool(let b): out += b ? "true" : "false"
@@ -110,21 +118,26 @@ enum JSONValue {
     }
 
     /// RFC 8259 string escaping.
-    static func quote(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where u.value < 0x20:
-                let hex = String(u.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(u)
+    static func quote(_ s: String, into out: inout String) {
+        out += "\""
+        // Addresses, names and enum values need no escaping: copy them whole.
+        if s.utf8.allSatisfy({ $0 >= 0x20 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) {
+            out += s
+        } else {
+            for u in s.unicodeScalars {
+                switch u {
+                case "\"": out += "\\\""
+                case "\\": out += "\\\\"
+                case "\n": out += "\\n"
+                case "\r": out += "\\r"
+                case "\t": out += "\\t"
+                case _ where u.value < 0x20:
+                    let hex = String(u.value, radix: 16)
+                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                default: out.unicodeScalars.append(u)
+                }
             }
         }
-        return out + "\""
+        out += "\""
     }
 }

@@ -14,54 +14,77 @@
 import BallastCore
 
 public enum IPVSTableText {
-    public static func render(_ table: [ObservedVirtualService]) -> String {
+    /// `owners` maps a virtual service to the Service it is for ("namespace/name"), as
+    /// ballastd reports it; services missing from it print without an owner.
+    public static func render(_ table: [ObservedVirtualService], owners: [VirtualServiceKey: String] = [:]) -> String {
         let services = table.sorted { $0.key < $1.key }
         let destinationCount = services.reduce(0) { $0 + $1.destinations.count }
         guard !services.isEmpty else { return "IPVS table: no virtual services\n" }
 
         func plural(_ n: Int, _ word: String) -> String { "\(n) \(word)\(n == 1 ? "" : "s")" }
-        var lines = ["IPVS table: \(plural(services.count, "service")), \(plural(destinationCount, "destination"))"]
 
-        let rows = services.map { s in
-            (service: s, destinations: s.destinations.sorted { $0.destination.endpoint < $1.destination.endpoint })
+        // Every cell is rendered once, then measured. All of it is ASCII, so
+        // UTF-8 length is display width (and cheap to take on 100,000 rows).
+        struct Row {
+            var lead: String
+            var name: String
+            var mode: String
+            var options = ""
+            var numbers: [String] = []
         }
-        let nameWidth = rows.flatMap { [$0.service.key.addressText] + $0.destinations.map(\.destination.endpoint.description) }
-            .reduce("Destination".count) { max($0, $1.count) }
-        let modeWidth = rows.flatMap { [$0.service.scheduler.rawValue] + $0.destinations.map(\.destination.forwarding.rawValue) }
-            .reduce("Scheduler".count) { max($0, $1.count) }
-        let headers = ["Weight", "Active", "Inactive", "Persistent"]
-        var numberWidths = headers.map(\.count)
-        for d in rows.flatMap(\.destinations) {
-            for (i, n) in d.numbers.enumerated() { numberWidths[i] = max(numberWidths[i], String(n).count) }
-        }
-
-        func line(_ lead: String, _ name: String, _ mode: String, _ rest: String) -> String {
-            let text = lead + pad(name, nameWidth) + "  " + pad(mode, modeWidth) + (rest.isEmpty ? "" : "  " + rest)
-            return String(text.reversed().drop { $0 == " " }.reversed())
-        }
-        func numbers(_ cells: [String]) -> String {
-            zip(cells, numberWidths).map { padLeft($0, $1) }.joined(separator: "  ")
-        }
-
-        lines.append(line("Prot ", "Service", "Scheduler", "Options"))
-        lines.append(line("  -> ", "Destination", "Forward", numbers(headers)))
-        for row in rows {
-            let s = row.service
-            lines.append(line(pad(s.key.protocolText, 4) + " ", s.key.addressText, s.scheduler.rawValue, s.options))
-            for d in row.destinations {
-                lines.append(line("  -> ", d.destination.endpoint.description, d.destination.forwarding.rawValue,
-                                  numbers(d.numbers.map(String.init))))
+        var rows: [Row] = [
+            Row(lead: "Prot ", name: "Service", mode: "Scheduler", options: owners.isEmpty ? "Options" : "Options  [Owner]"),
+            Row(lead: "  -> ", name: "Destination", mode: "Forward", numbers: ["Weight", "Active", "Inactive", "Persistent"]),
+        ]
+        rows.reserveCapacity(2 + services.count + destinationCount)
+        for s in services {
+            rows.append(Row(lead: pad(s.key.protocolText, 4) + " ", name: s.key.addressText, mode: s.scheduler.rawValue,
+                            options: [s.options, owners[s.key].map { "[\($0)]" } ?? ""]
+                                .filter { !$0.isEmpty }.joined(separator: "  ")))
+            for d in s.destinations.sorted(by: { $0.destination.endpoint < $1.destination.endpoint }) {
+                rows.append(Row(lead: "  -> ", name: d.destination.endpoint.description,
+                                mode: d.destination.forwarding.rawValue, numbers: d.numbers.map(String.init)))
             }
         }
-        return lines.joined(separator: "\n") + "\n"
+        let nameWidth = rows.reduce(0) { max($0, $1.name.utf8.count) }
+        let modeWidth = rows.reduce(0) { max($0, $1.mode.utf8.count) }
+        var numberWidths = [0, 0, 0, 0]
+        for row in rows {
+            for (i, n) in row.numbers.enumerated() { numberWidths[i] = max(numberWidths[i], n.utf8.count) }
+        }
+
+        var out = "IPVS table: \(plural(services.count, "service")), \(plural(destinationCount, "destination"))\n"
+        out.reserveCapacity(rows.count * (nameWidth + modeWidth + 48))
+        for row in rows {
+            out += row.lead
+            out += pad(row.name, nameWidth)
+            out += "  "
+            if !row.numbers.isEmpty {
+                out += pad(row.mode, modeWidth)
+                for (i, n) in row.numbers.enumerated() {
+                    out += "  "
+                    out += padLeft(n, numberWidths[i])
+                }
+            } else if !row.options.isEmpty {
+                out += pad(row.mode, modeWidth)
+                out += "  "
+                out += row.options
+            } else {
+                out += row.mode
+            }
+            out += "\n"
+        }
+        return out
     }
 
     static func pad(_ s: String, _ width: Int) -> String {
-        s.count >= width ? s : s + String(repeating: " ", count: width - s.count)
+        let n = s.utf8.count
+        return n >= width ? s : s + String(repeating: " ", count: width - n)
     }
 
     static func padLeft(_ s: String, _ width: Int) -> String {
-        s.count >= width ? s : String(repeating: " ", count: width - s.count) + s
+        let n = s.utf8.count
+        return n >= width ? s : String(repeating: " ", count: width - n) + s
     }
 }
 

@@ -61,7 +61,9 @@ public protocol PacketPort: AnyObject, Sendable {
     /// Delivers every received frame to `handler`, on the port's own thread,
     /// until `close()`. Called once.
     func start(_ handler: @escaping @Sendable ([UInt8]) -> Void)
-    /// Sends one complete Ethernet frame (without FCS).
+    /// Sends one complete Ethernet frame (without FCS). After `close()` the
+    /// frame is dropped silently: a send racing the close never reaches a
+    /// reused descriptor.
     func send(_ frame: [UInt8]) throws(DataPlaneError)
     /// Receive exactly these link-layer multicast groups in addition to
     /// broadcast and our unicast address: the solicited-node groups

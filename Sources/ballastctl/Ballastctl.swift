@@ -10,6 +10,5 @@ struct Ballastctl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ballastctl",
         abstract: "Inspect and control Ballast, a bare-metal load balancer for Linux.",
-        subcommands: [StatusCommand.self, ServicesCommand.self, PoolsCommand.self, ExplainCommand.self,
-                      IPVSCommand.self])
+        subcommands: [StatusCommand.self, ServicesCommand.self, PoolsCommand.self, ExplainCommand.self, IPVSCommand.self])
 }

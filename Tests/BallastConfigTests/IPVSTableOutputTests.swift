@@ -1,4 +1,4 @@
-import BallastConfig
+@testable import BallastConfig
 import BallastCore
 import Testing
 
@@ -45,6 +45,24 @@ import Testing
               -> [2001:db8::7]:0     route           1       0         0           0
 
             """)
+    }
+
+    @Test func ownersAnnotateTheirServices() {
+        let text = IPVSTableText.render(Self.table, owners: [Self.web: "shop/web", Self.dns: "kube-system/dns"])
+        #expect(text.contains("Prot Service             Scheduler  Options  [Owner]\n"))
+        #expect(text.contains("UDP  192.0.2.10:53       sh         one-packet, sh-port  [kube-system/dns]\n"))
+        #expect(text.contains("TCP  192.0.2.10:80       wlc        persistent 300s mask /24  [shop/web]\n"))
+        // A service ballastd does not own prints as before.
+        #expect(text.contains("TCP  [2001:db8::10]:443  mh         mh-port\n"))
+    }
+
+    @Test func jsonStringEscaping() {
+        var out = ""
+        JSONValue.quote("a \"b\" \\ c\nd\te\u{1}é", into: &out)
+        #expect(out == #""a \"b\" \\ c\nd\te\u0001é""#)
+        #expect(JSONValue.object([("k", .array([])), ("o", .object([])), ("n", .integer(-3)), ("b", .bool(true)),
+                                  ("z", .null)]).rendered()
+            == "{\n  \"k\": [],\n  \"o\": {},\n  \"n\": -3,\n  \"b\": true,\n  \"z\": null\n}")
     }
 
     @Test func emptyTable() {

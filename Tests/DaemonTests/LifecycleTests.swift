@@ -34,11 +34,13 @@ import Testing
         loaded.ipvs.scheduler = .wlc
         loaded.statusSocket = "/tmp/elsewhere.sock"
         loaded.vipInterface = "lb0"
+        loaded.announce.burstCount = 3
         let (applied, ignored) = ReloadService.merge(loaded, into: running)
         #expect(applied.ipvs.scheduler == .wlc)
         #expect(applied.statusSocket == running.statusSocket)
         #expect(applied.vipInterface == running.vipInterface)
-        #expect(ignored == ["statusSocket", "vipInterface"])
+        #expect(applied.announce == running.announce)
+        #expect(ignored == ["statusSocket", "vipInterface", "announce"])
     }
 
     @Test func invalidConfigurationIsRejectedAndMarkedStale() async {
@@ -134,5 +136,39 @@ import Testing
         daemon.cancel()
         _ = try? await daemon.value
         #expect(access(config.statusSocket, F_OK) != 0, "the status socket is removed on exit")
+    }
+
+    /// `ballastd --dry-run` where the kernel cannot be opened (a machine
+    /// without IPVS) still plans, against an empty kernel, and says so.
+    @Test func dryRunWithoutKernelPlansAgainstAnEmptyKernel() async throws {
+        let run = try TemporaryDirectory("ballast-run")
+        let manifests = try TemporaryDirectory("ballast-manifests")
+        try manifests.write("web.yaml", "service default/web")
+        var configuration = testConfiguration()
+        configuration.source = .files(directory: manifests.path)
+        configuration.stateDirectory = run.path
+        configuration.statusSocket = run.file("ballastd.sock")
+        configuration.metricsAddress = nil
+        configuration.nodeName = "n1"
+        let config = configuration
+        let notify = try DatagramReceiver(name: run.file("notify"))
+        var wiring = self.wiring(ipvs: FakeIPVS(), vips: FakeVIPControl(), snat: FakeSNATControl(), announcer: TestAnnouncer(),
+                                 config: config)
+        struct NoIPVS: Error {}
+        wiring.makeKernel = { _, _ in throw NoIPVS() }
+        let options = DaemonOptions(configPath: run.file("ballast.yaml"), dryRun: true,
+                                    environment: ["NOTIFY_SOCKET": run.file("notify")], metricsRegistry: nil)
+        let daemon = Task {
+            try await BallastDaemon.run(configuration: config, options: options, wiring: wiring, logger: quietLogger)
+        }
+        #expect(notify.receive()?.hasPrefix("READY=1\nSTATUS=1 Services (1 with an address)") == true)
+
+        let status = try StatusClient(path: config.statusSocket).send(.status).status
+        #expect(status?.dryRun == true)
+        #expect(status?.lastSync?.errors == [])
+        #expect(status?.problems.contains { $0.hasPrefix("dry run against an empty kernel") } == true)
+
+        daemon.cancel()
+        _ = try? await daemon.value
     }
 }

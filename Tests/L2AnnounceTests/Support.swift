@@ -83,8 +83,11 @@ func neighborSolicitation(for target: String, from mac: MACAddress = Net.peerMAC
                source: IPv6Address(source)!, destination: target.solicitedNodeMulticast)
 }
 
-/// Waits (in real time, bounded) for something another task does.
-func eventually(_ what: String, within limit: Duration = .seconds(10), _ condition: () async -> Bool) async {
+/// Waits (in real time, bounded) for something another task does. The bound
+/// is generous: with every suite running in parallel on a 2-core machine the
+/// announcer's tasks can wait seconds for a thread; a correct test never
+/// gets near it.
+func eventually(_ what: String, within limit: Duration = .seconds(60), _ condition: () async -> Bool) async {
     let deadline = ContinuousClock.now + limit
     while ContinuousClock.now < deadline {
         if await condition() { return }

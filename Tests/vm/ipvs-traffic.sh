@@ -52,6 +52,12 @@ assert_contains "${seen[*]}" "backend 2"
 
 # The Conns column of --stats: the service line, then each destination.
 conn_counts() { ip netns exec "$lb" ipvsadm -Ln --stats | awk '$1 == "TCP" || $1 == "->" { print $2, $3 }' | sort; }
+# The kernel folds per-CPU counters into what it reports every 2 s: wait for the 4 connections.
+deadline=$((SECONDS + 10))
+until [[ $(conn_counts) == *"192.0.2.10:80 4"* ]]; do
+    ((SECONDS < deadline)) || fail "the service never counted 4 connections: $(conn_counts)"
+    sleep 0.5
+done
 before=$(conn_counts)
 assert_contains "$before" "10.1.1.2:8080 2"
 assert_contains "$before" "10.1.2.2:8080 2"

@@ -6,19 +6,66 @@ import BallastCore
 /// going after an error.
 struct Value {
     let node: YAMLNode
-    let path: String
+    private let pathStart: PathStart
     let sink: DiagnosticSink
+
+    /// The text of a path is only needed for a message, so it is not kept
+    /// for each of the many values read: a value inside another is reached
+    /// through the tree, which gives back the keys and indexes on the way.
+    private enum PathStart {
+        /// The path counts from this node of the same tree, whose path is `path`.
+        case node(Int32, path: String)
+        /// The path, spelled out (for a node made in code, outside the tree).
+        case spelled(String)
+    }
+
+    init(node: YAMLNode, path: String, sink: DiagnosticSink) {
+        self.init(node: node, pathStart: .node(node.id, path: path), sink: sink)
+    }
+
+    private init(node: YAMLNode, pathStart: PathStart, sink: DiagnosticSink) {
+        self.node = node
+        self.pathStart = pathStart
+        self.sink = sink
+    }
+
+    var path: String {
+        switch pathStart {
+        case .node(let start, let path): node.steps(from: start).reduce(path, Self.append)
+        case .spelled(let path): path
+        }
+    }
 
     var location: SourceLocation { node.location }
     var isNull: Bool { node.isNull }
 
+    /// `pools[0].addresses[1]`: a key after a non-empty path follows a dot, an index its brackets.
+    private static func append(_ path: String, _ step: YAMLNode.Step) -> String {
+        switch step {
+        case .key(let key): path.isEmpty ? key : "\(path).\(key)"
+        case .index(let index): "\(path)[\(index)]"
+        }
+    }
+
+    /// `node`, an item of this list or a value of this mapping.
+    fileprivate func inner(_ node: YAMLNode, _ step: YAMLNode.Step) -> Value {
+        switch pathStart {
+        case .node: Value(node: node, pathStart: pathStart, sink: sink)
+        case .spelled(let path): Value(node: node, pathStart: .spelled(Self.append(path, step)), sink: sink)
+        }
+    }
+
+    /// `node` as the value under `key` here, wherever it comes from.
     func child(_ key: String, _ node: YAMLNode) -> Value {
-        Value(node: node, path: path.isEmpty ? key : "\(path).\(key)", sink: sink)
+        Value(node: node, pathStart: .spelled(Self.append(path, .key(key))), sink: sink)
     }
 
     // MARK: Findings
 
-    private func prefixed(_ message: String) -> String { path.isEmpty ? message : "\(path): \(message)" }
+    private func prefixed(_ message: String) -> String {
+        let path = path
+        return path.isEmpty ? message : "\(path): \(message)"
+    }
 
     func error(_ message: String, hint: String? = nil) {
         sink.error(prefixed(message), at: location, hint: hint)
@@ -40,11 +87,11 @@ struct Value {
 
     /// Any scalar but null, as written: `nodeName: 1234` is the string "1234".
     func string() -> String? {
-        guard let s = node.scalar, !isNull else {
+        guard let text = node.text, !isNull else {
             mismatch(expected: "a string")
             return nil
         }
-        return s.text
+        return text
     }
 
     /// A non-empty string.
@@ -101,20 +148,32 @@ struct Value {
 
     /// A list; null is an empty list, as in Kubernetes (`ports: null`).
     func list() -> [Value]? {
-        if isNull { return [] }
-        guard case .sequence(let items) = node.content else {
-            mismatch(expected: "a list", hint: node.scalar.map { "write it as a list: [\($0.text)]" })
-            return nil
-        }
-        return items.enumerated().map { Value(node: $1, path: "\(path)[\($0)]", sink: sink) }
+        guard let count = listCount() else { return nil }
+        return (0..<count).map { inner(node.item($0), .index($0)) }
     }
 
     /// A list whose elements all decode; nil (after reporting each bad element) otherwise.
-    func list<T>(_ element: (Value) -> T?) -> [T]? {
-        guard let items = list() else { return nil }
-        let decoded = items.map(element)
-        let present = decoded.compactMap { $0 }
-        return present.count == decoded.count ? present : nil
+    func list<T>(_ decode: (Value) -> T?) -> [T]? {
+        guard let count = listCount() else { return nil }
+        var decoded: [T] = []
+        decoded.reserveCapacity(count)
+        var complete = true
+        for index in 0..<count {
+            if let value = decode(inner(node.item(index), .index(index))) {
+                decoded.append(value)
+            } else {
+                complete = false
+            }
+        }
+        return complete ? decoded : nil
+    }
+
+    /// The number of items of a list (0 for null); nil, reported, for anything else.
+    private func listCount() -> Int? {
+        if node.kind == .sequence { return node.count }
+        if isNull { return 0 }
+        mismatch(expected: "a list", hint: node.text.map { "write it as a list: [\($0)]" })
+        return nil
     }
 
     func stringList() -> [String]? { list { $0.string() } }
@@ -136,12 +195,11 @@ struct Value {
     /// typo there would go unnoticed in MetalLB too), nothing for Kubernetes
     /// objects (they carry managedFields, status and much more we do not use).
     func mapping(keys: [String] = [], unknownKeys: MappingReader.UnknownKeys = .ignore) -> MappingReader? {
-        if isNull { return MappingReader(self, pairs: [], keys: keys, unknownKeys: unknownKeys) }
-        guard case .mapping(let pairs) = node.content else {
+        guard node.kind == .mapping || isNull else {
             mismatch(expected: "a mapping of keys to values")
             return nil
         }
-        return MappingReader(self, pairs: pairs, keys: keys, unknownKeys: unknownKeys)
+        return MappingReader(self, keys: keys, unknownKeys: unknownKeys)
     }
 }
 
@@ -150,39 +208,52 @@ struct MappingReader {
     enum UnknownKeys { case error, warning, ignore }
 
     let value: Value
-    private let pairs: [(key: String, node: YAMLNode)]
+    /// Pairs of the mapping (none for null); keys that are not strings were
+    /// reported and are skipped by every lookup.
+    private let count: Int
 
-    fileprivate init(_ value: Value, pairs: [YAMLNode.Pair], keys: [String], unknownKeys: UnknownKeys) {
+    fileprivate init(_ value: Value, keys: [String], unknownKeys: UnknownKeys) {
         self.value = value
-        var named: [(String, YAMLNode)] = []
-        for pair in pairs {
-            guard let key = pair.key.scalar?.text, !pair.key.isNull else {
+        let node = value.node
+        count = node.count
+        for n in 0..<count {
+            guard node.hasStringKey(n) else {
+                let key = node.key(n)
                 let prefix = value.path.isEmpty ? "" : "\(value.path): "
-                value.sink.error("\(prefix)keys must be strings, found \(pair.key.kindDescription)", at: pair.key.location)
+                value.sink.error("\(prefix)keys must be strings, found \(key.kindDescription)", at: key.location)
                 continue
             }
-            named.append((key, pair.value))
-            guard unknownKeys != .ignore, !keys.contains(key) else { continue }
+            guard unknownKeys != .ignore else { continue }
+            let keyNode = node.key(n)
+            guard let key = keyNode.text, !keys.contains(key) else { continue }
             let message = "\(value.path.isEmpty ? "" : "\(value.path): ")unknown key \"\(key)\""
             let hint = Suggestion.hint(for: key, in: keys, noun: "keys allowed here")
             if unknownKeys == .error {
-                value.sink.error(message, at: pair.key.location, hint: hint)
+                value.sink.error(message, at: keyNode.location, hint: hint)
             } else {
-                value.sink.warning(message + " (ignored)", at: pair.key.location, hint: hint)
+                value.sink.warning(message + " (ignored)", at: keyNode.location, hint: hint)
             }
         }
-        self.pairs = named
     }
 
     var location: SourceLocation { value.location }
-    var keys: [String] { pairs.map(\.key) }
+
+    /// The keys that are strings, in order.
+    var keys: [String] { (0..<count).compactMap { value.node.hasStringKey($0) ? value.node.key($0).text : nil } }
 
     /// Every entry in order, as values.
-    var entries: [(key: String, value: Value)] { pairs.map { ($0.key, value.child($0.key, $0.node)) } }
+    var entries: [(key: String, value: Value)] {
+        let node = value.node
+        return (0..<count).compactMap { n in
+            guard node.hasStringKey(n), let key = node.key(n).text else { return nil }
+            return (key, value.inner(node.value(n), .key(key)))
+        }
+    }
 
     /// The value under `key`, even when it is null; nil when the key is absent.
     func raw(_ key: String) -> Value? {
-        pairs.first { $0.key == key }.map { value.child(key, $0.node) }
+        guard let n = value.node.pairIndex(ofKey: key) else { return nil }
+        return value.inner(value.node.value(n), .key(key))
     }
 
     /// The value under `key`; nil when absent or null (Kubernetes treats both as "not set").
@@ -214,3 +285,4 @@ extension YAMLNode {
         YAMLNode(content: .mapping([]), location: location)
     }
 }
+

@@ -3,14 +3,18 @@ import Yams
 
 /// A parsed YAML (or JSON) node with the place it came from.
 ///
-/// A detached copy of Yams' `Node`: a plain Sendable value, and scalars keep
+/// A detached copy of Yams' `Node`: immutable and Sendable, and scalars keep
 /// their *style* instead of a resolved tag, because the decoders decide what a
 /// scalar means from the field it fills. Resolution follows the YAML 1.2 core
 /// schema for plain scalars (so `no` and `on` are strings, not booleans);
 /// quoted scalars are always strings.
+///
+/// A node is a position in a `YAMLTree`: copying one costs a reference count,
+/// and the accessors below read the tree without building arrays or Strings
+/// (`content` builds them, for code that wants to pattern-match).
 struct YAMLNode: Sendable {
     struct Scalar: Sendable {
-        enum Style: Sendable { case plain, quoted, literal, folded }
+        enum Style: UInt8, Sendable { case plain, quoted, literal, folded }
 
         var text: String
         var style: Style
@@ -32,28 +36,137 @@ struct YAMLNode: Sendable {
         case mapping([Pair])
     }
 
-    var content: Content
-    var location: SourceLocation
+    let tree: YAMLTree
+    let id: Int32
+
+    init(tree: YAMLTree, id: Int32) {
+        self.tree = tree
+        self.id = id
+    }
+
+    /// A node of its own (deep-copying `content`), for values made in code.
+    init(content: Content, location: SourceLocation) {
+        var builder = YAMLTreeBuilder()
+        let id: Int32
+        switch content {
+        case .scalar(let s):
+            id = builder.scalar(text: s.text, style: s.style, tag: .init(s.tag), location: location)
+        case .sequence(let items):
+            let mark = builder.mark
+            for item in items { builder.addChild(builder.copy(item)) }
+            id = builder.collection(.sequence, from: mark, location: location)
+        case .mapping(let pairs):
+            let mark = builder.mark
+            for pair in pairs {
+                builder.addChild(builder.copy(pair.key))
+                builder.addChild(builder.copy(pair.value))
+            }
+            id = builder.collection(.mapping, from: mark, location: location)
+        }
+        self.init(tree: builder.tree(origin: TextOrigin(file: location.file)), id: id)
+    }
 
     static let strTag = "tag:yaml.org,2002:str"
     static let nullTag = "tag:yaml.org,2002:null"
 
+    private var record: YAMLTree.Record { tree.records[Int(id)] }
+
+    var kind: YAMLTree.Kind { record.kind }
+    var location: SourceLocation { tree.location(record) }
+
+    var content: Content {
+        let r = record
+        switch r.kind {
+        case .scalar: return .scalar(Scalar(text: tree.text(r), style: r.style, tag: tree.tag(r)))
+        case .sequence: return .sequence((0..<count).map(item))
+        case .mapping: return .mapping((0..<count).map { Pair(key: key($0), value: value($0)) })
+        }
+    }
+
     var scalar: Scalar? {
-        if case .scalar(let s) = content { return s }
-        return nil
+        let r = record
+        guard r.kind == .scalar else { return nil }
+        return Scalar(text: tree.text(r), style: r.style, tag: tree.tag(r))
+    }
+
+    /// A scalar's text, without its style and tag.
+    var text: String? {
+        let r = record
+        return r.kind == .scalar ? tree.text(r) : nil
+    }
+
+    /// Whether this is a scalar reading `text`; makes no String.
+    func isScalar(_ text: String) -> Bool {
+        let r = record
+        return r.kind == .scalar && tree.text(r, equals: text)
+    }
+
+    /// Items of a sequence, pairs of a mapping, 0 for a scalar.
+    var count: Int {
+        let r = record
+        guard r.kind != .scalar else { return 0 }
+        return Int(r.kind == .mapping ? r.count / 2 : r.count)
+    }
+
+    private func link(_ n: Int) -> YAMLNode { YAMLNode(tree: tree, id: tree.links[Int(record.start) + n]) }
+
+    func item(_ n: Int) -> YAMLNode { link(n) }
+    func key(_ n: Int) -> YAMLNode { link(2 * n) }
+    func value(_ n: Int) -> YAMLNode { link(2 * n + 1) }
+
+    /// How a node is reached from the collection holding it.
+    enum Step {
+        case key(String)
+        case index(Int)
+    }
+
+    /// The steps from node `start` (an ancestor) down to this one.
+    func steps(from start: Int32) -> [Step] {
+        var steps: [Step] = []
+        var child = id
+        while child != start {
+            let parent = tree.records[Int(child)].parent
+            guard parent >= 0 else { break }
+            let holder = YAMLNode(tree: tree, id: parent)
+            let position = (0..<Int(holder.record.count)).first { tree.links[Int(holder.record.start) + $0] == child } ?? 0
+            steps.append(holder.kind == .mapping ? .key(holder.key(position / 2).text ?? "") : .index(position))
+            child = parent
+        }
+        return steps.reversed()
+    }
+
+    /// Whether the key of pair `n` is a string (not null, not a collection).
+    func hasStringKey(_ n: Int) -> Bool {
+        let key = tree.records[Int(tree.links[Int(record.start) + 2 * n])]
+        return key.kind == .scalar && !tree.isNull(key)
+    }
+
+    /// The first pair whose key is the string `key`; makes no String.
+    func pairIndex(ofKey key: String) -> Int? {
+        let r = record
+        guard r.kind == .mapping else { return nil }
+        var key = key
+        return key.withUTF8 { wanted -> Int? in
+            let records = tree.records, links = tree.links
+            let length = Int32(wanted.count)
+            for n in 0..<Int(r.count / 2) {
+                let k = records[Int(links[Int(r.start) + 2 * n])]
+                // The length, then the text: they rule out nearly every pair before the null check runs.
+                if k.kind == .scalar && (k.count == length || k.count < 0) && tree.text(k, equals: wanted) && !tree.isNull(k) {
+                    return n
+                }
+            }
+            return nil
+        }
     }
 
     /// `~`, `null` or nothing at all (YAML 1.2 core schema), or `!!null`.
-    var isNull: Bool {
-        guard let s = scalar else { return false }
-        if s.tag == YAMLNode.nullTag { return true }
-        return s.isPlain && ["", "~", "null", "Null", "NULL"].contains(s.text)
-    }
+    var isNull: Bool { tree.isNull(record) }
 
     /// How the node is named in "expected X, found Y" messages.
     var kindDescription: String {
-        switch content {
-        case .scalar(let s): isNull ? "null" : "\"\(s.text)\""
+        switch kind {
+        case .scalar: isNull ? "null" : "\"\(tree.text(record))\""
         case .sequence: "a list"
         case .mapping: "a mapping"
         }
@@ -98,9 +211,13 @@ struct TextOrigin: Sendable {
     }
 
     func location(_ mark: Mark?) -> SourceLocation {
-        if let pinned { return pinned }
-        guard let mark else { return SourceLocation(file: file, line: lineOffset + 1, column: columnOffset + 1) }
-        return SourceLocation(file: file, line: mark.line + lineOffset, column: mark.column + columnOffset)
+        guard let mark else { return location(line: 1, column: 1) }
+        return location(line: mark.line, column: mark.column)
+    }
+
+    /// The place of a one-based line and column of the text.
+    func location(line: Int, column: Int) -> SourceLocation {
+        pinned ?? SourceLocation(file: file, line: line + lineOffset, column: column + columnOffset)
     }
 }
 
@@ -113,16 +230,23 @@ enum YAMLDocuments {
     }
 
     static func parse(_ text: String, origin: TextOrigin) throws(Diagnostics) -> [YAMLNode] {
+        if let documents = FastYAML.parse(text, origin: origin) { return documents }
+        return try parseWithYams(text, origin: origin)
+    }
+
+    /// The reference reading, for everything `FastYAML` leaves out (and every error).
+    static func parseWithYams(_ text: String, origin: TextOrigin) throws(Diagnostics) -> [YAMLNode] {
         do {
             // The basic resolver: no regular expression runs per scalar, and
             // YAMLNode resolves plain scalars itself (see YAMLNode).
             let parser = try Parser(yaml: text, resolver: .basic)
-            var documents: [YAMLNode] = []
+            var builder = YAMLTreeBuilder()
+            var roots: [Int32] = []
             while let root = try parser.nextRoot() {
-                let node = convert(root, origin)
-                if !node.isNull { documents.append(node) }
+                roots.append(convert(root, into: &builder))
             }
-            return documents
+            let tree = builder.tree(origin: origin)
+            return roots.map { YAMLNode(tree: tree, id: $0) }.filter { !$0.isNull }
         } catch let error as YamlError {
             throw Diagnostics([diagnostic(error, origin)])
         } catch {
@@ -130,8 +254,9 @@ enum YAMLDocuments {
         }
     }
 
-    private static func convert(_ node: Yams.Node, _ origin: TextOrigin) -> YAMLNode {
-        let location = origin.location(node.mark)
+    private static func convert(_ node: Yams.Node, into builder: inout YAMLTreeBuilder) -> Int32 {
+        // A node without a mark is placed where `TextOrigin.location(nil)` puts it.
+        let line = node.mark?.line ?? 1, column = node.mark?.column ?? 1
         switch node {
         case .scalar(let s):
             // Yams gives quoted scalars the str tag, and plain untagged ones an empty tag name.
@@ -144,16 +269,22 @@ enum YAMLDocuments {
             }
             // Quoted scalars carry the str tag implicitly; only a written tag counts as explicit.
             let explicit = tag.isEmpty || tag == "!" || (style == .quoted && tag == YAMLNode.strTag) ? nil : tag
-            return YAMLNode(content: .scalar(.init(text: s.string, style: style, tag: explicit)), location: location)
+            return builder.scalar(text: s.string, style: style, tag: .init(explicit), line: line, column: column)
         case .sequence(let seq):
-            return YAMLNode(content: .sequence(seq.map { convert($0, origin) }), location: location)
+            let mark = builder.mark
+            for item in seq { builder.addChild(convert(item, into: &builder)) }
+            return builder.collection(.sequence, from: mark, line: line, column: column)
         case .mapping(let map):
-            let pairs = map.map { YAMLNode.Pair(key: convert($0.key, origin), value: convert($0.value, origin)) }
-            return YAMLNode(content: .mapping(pairs), location: location)
-        case .alias(let alias):
+            let mark = builder.mark
+            for pair in map {
+                builder.addChild(convert(pair.key, into: &builder))
+                builder.addChild(convert(pair.value, into: &builder))
+            }
+            return builder.collection(.mapping, from: mark, line: line, column: column)
+        case .alias:
             // The parser resolves aliases to the anchored node itself; an
             // .alias node only exists in trees built in code. Treat it as null.
-            return YAMLNode(content: .scalar(.init(text: "", style: .plain, tag: nil)), location: origin.location(alias.mark))
+            return builder.scalar(text: "", style: .plain, tag: .none, line: line, column: column)
         }
     }
 

@@ -16,7 +16,7 @@ public enum ManifestDirectory {
 
     /// Every manifest file directly in `directory` (not in subdirectories, as
     /// `kubectl apply -f DIR` without -R), in name order; a failure only when the
-    /// directory itself cannot be read.
+    /// directory itself cannot be read. Files are read and decoded on all cores.
     public static func load(directory: String) -> Result<[File], Diagnostics> {
         load(directory: directory, fileSystem: .local)
     }
@@ -27,7 +27,7 @@ public enum ManifestDirectory {
             return .failure(Diagnostics([Diagnostic(.error, "manifest directory \(directory) \(problem.reason)", at: nil)]))
         case .success(let names):
             let base = directory.hasSuffix("/") ? directory : directory + "/"
-            return .success(manifestNames(names).map { name in
+            return .success(concurrentMap(manifestNames(names)) { name in
                 let path = base + name
                 return File(path: path, result: Result { () throws(Diagnostics) in
                     try ManifestSet.load(path: path, fileSystem: fileSystem)

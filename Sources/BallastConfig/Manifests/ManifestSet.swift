@@ -1,4 +1,5 @@
 import BallastCore
+import Foundation
 
 /// The Kubernetes objects of one manifest file: multi-document YAML or JSON,
 /// with `kind: List` flattened, as `kubectl get -o yaml` prints them.
@@ -32,35 +33,71 @@ public struct ManifestSet: Sendable, Hashable {
     }
 
     /// Decodes the text of one file; `file` names it in messages and locations.
+    /// A large file of many documents is read and decoded in parts on all cores.
     public static func decode(yaml: String, file: String) throws(Diagnostics) -> ManifestSet {
-        let documents = try YAMLDocuments.parse(yaml, file: file)
+        let parts: [Part]
+        if yaml.utf8.count >= partSize * 2,
+           let documents = FastYAML.parseInParts(yaml, file: file, parts: 4 * ProcessInfo.processInfo.activeProcessorCount,
+                                                 minimumPart: partSize) {
+            parts = concurrentMap(documents) { Part($0) }
+        } else {
+            parts = [Part(try YAMLDocuments.parse(yaml, file: file))]
+        }
+        // The findings in the order one pass over the whole file makes them:
+        // first while finding the objects, then while decoding them.
         let sink = DiagnosticSink()
         var set = ManifestSet()
-        let objects = KubernetesObject.objects(in: documents, sink: sink) { m in
-            m.value.warning("not a Kubernetes object (no apiVersion and kind); ignored")
+        for part in parts {
+            sink.append(part.objectFindings)
+            set.services += part.set.services
+            set.endpointSlices += part.set.endpointSlices
+            set.legacyEndpointSlices += part.set.legacyEndpointSlices
+            set.nodes += part.set.nodes
+            set.namespaces += part.set.namespaces
         }
-        for object in objects {
-            switch (object.apiVersion, object.kind) {
-            case ("v1", "Service"):
-                ManifestDecoding.service(object).map { set.services.append($0) }
-            case ("discovery.k8s.io/v1", "EndpointSlice"):
-                ManifestDecoding.endpointSlice(object).map { set.endpointSlices.append($0) }
-            case ("v1", "Endpoints"):
-                set.legacyEndpointSlices += ManifestDecoding.endpoints(object) ?? []
-            case ("v1", "Node"):
-                ManifestDecoding.node(object).map { set.nodes.append($0) }
-            case ("v1", "Namespace"):
-                ManifestDecoding.namespace(object).map { set.namespaces.append($0) }
-            case ("discovery.k8s.io/v1beta1", "EndpointSlice"):
-                object.fields.value.warning("discovery.k8s.io/v1beta1 EndpointSlice is no longer served by Kubernetes "
-                                            + "(since 1.25); ignored", hint: "use apiVersion: discovery.k8s.io/v1")
-            default:
-                continue
-            }
-        }
+        for part in parts { sink.append(part.fieldFindings) }
         set.checkDuplicates(sink)
         set.diagnostics = sink.warnings
         return try sink.result(set)
+    }
+
+    /// Below twice this many bytes a file is decoded in one piece.
+    private static let partSize = 256 * 1024
+
+    /// What some of the documents of a file decode to, before the checks that need all of them.
+    private struct Part: Sendable {
+        var set = ManifestSet()
+        var objectFindings: [Diagnostic] = []
+        var fieldFindings: [Diagnostic] = []
+
+        init(_ documents: [YAMLNode]) {
+            let sink = DiagnosticSink()
+            let objects = KubernetesObject.objects(in: documents, sink: sink) { m in
+                m.value.warning("not a Kubernetes object (no apiVersion and kind); ignored")
+            }
+            let objectFindingCount = sink.all.count
+            for object in objects {
+                switch (object.apiVersion, object.kind) {
+                case ("v1", "Service"):
+                    ManifestDecoding.service(object).map { set.services.append($0) }
+                case ("discovery.k8s.io/v1", "EndpointSlice"):
+                    ManifestDecoding.endpointSlice(object).map { set.endpointSlices.append($0) }
+                case ("v1", "Endpoints"):
+                    set.legacyEndpointSlices += ManifestDecoding.endpoints(object) ?? []
+                case ("v1", "Node"):
+                    ManifestDecoding.node(object).map { set.nodes.append($0) }
+                case ("v1", "Namespace"):
+                    ManifestDecoding.namespace(object).map { set.namespaces.append($0) }
+                case ("discovery.k8s.io/v1beta1", "EndpointSlice"):
+                    object.fields.value.warning("discovery.k8s.io/v1beta1 EndpointSlice is no longer served by Kubernetes "
+                                                + "(since 1.25); ignored", hint: "use apiVersion: discovery.k8s.io/v1")
+                default:
+                    continue
+                }
+            }
+            objectFindings = Array(sink.all[..<objectFindingCount])
+            fieldFindings = Array(sink.all[objectFindingCount...])
+        }
     }
 
     /// Reads and decodes one file.

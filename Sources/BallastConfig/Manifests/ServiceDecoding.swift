@@ -97,10 +97,40 @@ enum ManifestDecoding {
 
     static func address(_ value: Value) -> IPAddress? {
         guard let text = value.string() else { return nil }
-        guard let address = IPAddress(text) else {
+        guard let address = dottedQuad(text).map(IPAddress.v4) ?? IPAddress(text) else {
             value.error("\"\(text)\" is not an IPv4 or IPv6 address")
             return nil
         }
         return address
+    }
+
+    /// The common case of `IPAddress(text)`, on bytes: four decimal fields of
+    /// at most 255 without leading zeros (Kubernetes' rule). Anything else is
+    /// nil and goes through `IPAddress`, which decides (and reads IPv6).
+    /// A manifest directory holds hundreds of thousands of endpoint addresses,
+    /// and parsing them by Character took a sixth of the time to load one.
+    static func dottedQuad(_ text: String) -> IPv4Address? {
+        var text = text
+        return text.withUTF8 { bytes -> IPv4Address? in
+            var value: UInt32 = 0
+            var n = 0
+            for field in 0..<4 {
+                if field > 0 {
+                    guard n < bytes.count, bytes[n] == UInt8(ascii: ".") else { return nil }
+                    n += 1
+                }
+                let start = n
+                var number: UInt32 = 0
+                while n < bytes.count, n - start < 4, (0x30...0x39).contains(bytes[n]) {
+                    number = number * 10 + UInt32(bytes[n] - 0x30)
+                    n += 1
+                }
+                // One to three digits, at most 255, and no leading zero ("010" reads as octal elsewhere).
+                let digits = n - start
+                guard (1...3).contains(digits), number <= 255, digits == 1 || bytes[start] != 0x30 else { return nil }
+                value = value << 8 | number
+            }
+            return n == bytes.count ? IPv4Address(value) : nil
+        }
     }
 }

@@ -130,7 +130,15 @@ public enum BallastDaemon {
         do {
             kernel = try wiring.makeKernel(configuration, logger)
         } catch {
-            throw DaemonStartupError(what: "open the kernel interfaces (netlink, nftables, packet sockets)", cause: "\(error)")
+            let what = "open the kernel interfaces (netlink, nftables, packet sockets)"
+            guard options.dryRun else { throw DaemonStartupError(what: what, cause: "\(error)") }
+            // A dry run writes nothing, so it can still show its plan where the
+            // kernel cannot be opened (a build machine without IPVS): against an
+            // empty kernel, which is what a first start on a clean node finds.
+            logger.warning("dry run: cannot \(what); planning against an empty kernel", metadata: ["error": "\(error)"])
+            board.note("dry-run-kernel", "dry run against an empty kernel: cannot \(what): \(error)")
+            kernel = KernelControls(ipvs: EmptyKernel(), vips: EmptyKernel(), snat: EmptyKernel(),
+                                    announcer: DryRunAnnouncer(logger: logger), ensureSysctls: { [] })
         }
         let ipvsControl: any IPVSControl = options.dryRun ? DryRunIPVSControl(wrapping: kernel.ipvs, logger: logger) : kernel.ipvs
         let reconciler = DrainingIPVSReconciler(control: ipvsControl, drainTimeout: configuration.ipvs.drainTimeout)
@@ -324,7 +332,7 @@ struct ReloadService: ServiceLifecycle.Service, CustomStringConvertible {
     }
 
     /// Settings that a running daemon cannot switch (its socket, state
-    /// directory, source, link and node identity) keep their running values;
+    /// directory, source, link, node identity and announcer settings) keep their running values;
     /// the others apply at once. Returns the names of the kept-back fields that changed.
     static func merge(_ loaded: Configuration, into running: Configuration) -> (Configuration, [String]) {
         var applied = loaded
@@ -341,6 +349,8 @@ struct ReloadService: ServiceLifecycle.Service, CustomStringConvertible {
         keep("statusSocket", \.statusSocket)
         keep("metricsAddress", \.metricsAddress)
         keep("vipInterface", \.vipInterface)
+        // The announcer is built with its burst and refresh settings at start.
+        keep("announce", \.announce)
         return (applied, ignored)
     }
 }

@@ -80,3 +80,26 @@ public actor DryRunAnnouncer: Announcing {
 
     public func stopAll() { current = [] }
 }
+
+/// What a dry run reads when the kernel interfaces cannot be opened (no IPVS
+/// in this kernel, no CAP_NET_ADMIN): nothing at all. Only the dry-run
+/// wrappers above hold it, and they never write; a write reaching it fails.
+struct EmptyKernel: IPVSControl, VIPControl, SNATControl {
+    static let reason = "no kernel interface is open (dry run against an empty kernel)"
+
+    func dump() throws(IPVSError) -> [ObservedVirtualService] { [] }
+
+    func perform(_ operations: [IPVSOperation]) -> [Result<Void, IPVSError>] {
+        operations.map { .failure(IPVSError(operation: $0.description, errno: 0, reason: Self.reason)) }
+    }
+
+    func ensureLink() throws(DataPlaneError) { throw DataPlaneError(operation: "create the VIP link", reason: Self.reason) }
+    func addresses() throws(DataPlaneError) -> Set<IPAddress> { [] }
+    func add(_ address: IPAddress) throws(DataPlaneError) { throw DataPlaneError(operation: "add VIP \(address)", reason: Self.reason) }
+    func remove(_ address: IPAddress) throws(DataPlaneError) { throw DataPlaneError(operation: "remove VIP \(address)", reason: Self.reason) }
+    func removeLink() throws(DataPlaneError) { throw DataPlaneError(operation: "delete the VIP link", reason: Self.reason) }
+
+    func current() throws(DataPlaneError) -> [SNATRule]? { nil }
+    func replace(with rules: [SNATRule]) throws(DataPlaneError) { throw DataPlaneError(operation: "replace the SNAT table", reason: Self.reason) }
+    func removeTable() throws(DataPlaneError) { throw DataPlaneError(operation: "delete the SNAT table", reason: Self.reason) }
+}

@@ -123,8 +123,15 @@ final class LinuxPacketPort: PacketPort, @unchecked Sendable {
         let isIPv6 = frame.count >= 14 && UInt16(frame[12]) << 8 | UInt16(frame[13]) == Kernel.ethPIPv6
         let fd = isIPv6 ? ndp : arp
         let interface = self.interface
-        try systemCall("send \(frame.count)-byte frame on \(interface)") {
-            frame.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, 0) }
+        // Sending under the state lock orders every send before or after close():
+        // a burst task that wakes as its address is released must not write to a
+        // closed descriptor, whose number the process may already have reused for
+        // another socket. A closed port drops the frame, as a downed link would.
+        try state.withLock { state throws(DataPlaneError) in
+            guard !state.closed else { return }
+            try systemCall("send \(frame.count)-byte frame on \(interface)") {
+                frame.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, 0) }
+            }
         }
     }
 
