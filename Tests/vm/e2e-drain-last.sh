@@ -34,7 +34,7 @@ holder first "$vip"
 assert_eq "connected to b1" "$(cat "$work/first.log")"
 endpoints 10.0.1.5@n1:terminating
 wait_until 10 "the terminating endpoint is set to weight 0" weight_zero 10.0.1.5
-sleep 2
+await_syncs n1 2
 vip_on_link || fail "the VIP left ballast0 while a connection drains through it (terminating endpoint)"
 ping_held first 2
 say first reset
@@ -48,7 +48,7 @@ holder second "$vip"
 assert_eq "connected to b2" "$(cat "$work/second.log")"
 endpoints
 wait_until 10 "the removed endpoint is set to weight 0" weight_zero 10.0.2.5
-sleep 2
+await_syncs n1 2
 vip_on_link || fail "the VIP left ballast0 while a connection drains through it (removed endpoint)"
 ping_held second 2
 assert_contains "$(ctl n1 explain e2e/web)" "No node announces $vip"

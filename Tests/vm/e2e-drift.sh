@@ -2,8 +2,10 @@
 # Drift repair end to end (ipvs.resyncInterval 2s): whatever another tool
 # breaks of Ballast's data plane — a deleted or edited IPVS service, a VIP
 # removed from the dummy link, the SNAT table flushed or deleted — is put
-# back within one resync period and logged, and traffic flows again. A
-# foreign IPVS service (not in a pool, not on ballast0) is never touched.
+# back within one resync period and logged (its "sync finished" line names
+# the repair), and traffic flows again. What is not Ballast's is never
+# touched, through every repair: a foreign IPVS service (not in a pool, not
+# on ballast0), addresses on other links, other nftables tables.
 source "$(dirname "${BASH_SOURCE[0]}")/e2e-lib.sh"
 
 resync=2
@@ -25,7 +27,33 @@ vip=$(vip_of n1 web)
 # Someone else's virtual service, on an address Ballast does not own.
 in_ns "$node" ipvsadm -A -t 10.0.1.1:22 -s wlc
 in_ns "$node" ipvsadm -a -t 10.0.1.1:22 -r 10.0.1.5:22 -m -w 3
-foreign() { ipvs n1 | grep -- '10.0.1.1:22'; }
+# Someone else's addresses: on another dummy link, and a second one on eth0.
+ip -n "$node" link add keep0 type dummy
+ip -n "$node" link set keep0 up
+ip -n "$node" addr add 198.51.100.7/32 dev keep0
+ip -n "$node" addr add 192.0.2.50/24 dev eth0
+# Someone else's nftables tables: a filter with a counter, and a NAT table.
+in_ns "$node" nft -f - <<'NFT'
+table inet operator {
+    chain input {
+        type filter hook input priority 0; policy accept;
+        tcp dport 22 counter accept
+    }
+}
+table ip nat {
+    chain postrouting {
+        type nat hook postrouting priority srcnat; policy accept;
+        ip saddr 10.9.0.0/16 oifname "eth0" masquerade
+    }
+}
+NFT
+foreign() {
+    ipvs n1 | grep -- '10.0.1.1:22'
+    ip -n "$node" -o addr show dev keep0
+    ip -n "$node" -o addr show dev eth0
+    in_ns "$node" nft -a list table inet operator
+    in_ns "$node" nft -a list table ip nat
+}
 foreign_before=$(foreign)
 
 table() { ipvs n1 | grep -v -- '10.0.1.1:22' | sort; }
@@ -88,7 +116,11 @@ in_ns "$node" nft delete table inet ballast
 repaired "the deleted SNAT table" same_snat 'sync.reason=resync .*sync.snat_replaced=true'
 both_backends
 
-# Several resyncs later the foreign service is exactly as it was.
-assert_eq "$foreign_before" "$(foreign)" "the foreign virtual service is untouched"
-assert_contains "$(api n1 status)" '"health":"ok"'
-pass "deleted/edited IPVS entries, a deleted VIP and a flushed or deleted SNAT table are repaired by the resync"
+# Several resyncs later the foreign objects are exactly as they were (nft
+# handles included: nothing was recreated).
+assert_eq "$foreign_before" "$(foreign)" "the foreign virtual service, addresses and nftables tables are untouched"
+assert_contains "$(ctl n1 status)" "ballastd on n1: ok"
+text=$(ctl n1 explain e2e/web)
+assert_contains "$text" "This node (n1) announces $vip."
+assert_contains "$text" "IPVS on this node has TCP $vip:80 with 2 destinations."
+pass "deleted/edited IPVS entries, a deleted VIP and a flushed or deleted SNAT table are repaired by the resync; foreign objects untouched"

@@ -61,7 +61,7 @@ for _ in 1 2 3; do
 done
 text=$(ctl n1 explain e2e/web)
 assert_contains "$text" "IPVS on this node has TCP $vip:80 with 2 destinations (1 draining at weight 0)."
-sleep 3
+await_syncs n1 3
 assert_contains "$(dest "$held")" "-w 0" "still draining while the connection is open"
 ping_held first 3
 start=$(now_ms)

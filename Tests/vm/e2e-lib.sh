@@ -28,8 +28,9 @@
 #   put FILE                       stdin → manifest FILE, atomically
 #   node_doc / service_doc / slice_doc   manifest documents (see each)
 #   http / greeting                one request from the client to VIP:PORT
-#   holder NAME VIP / say / ping_held / held_by   a client holding a connection
+#   holder NAME VIP [PORT] / say / ping_held / held_by   a client holding a connection
 #   wait_until SECONDS WHAT CMD... poll CMD until it succeeds
+#   await_syncs NODE N             wait until NODE's daemon finished N more syncs
 #   prints TEXT CMD...             whether CMD's output contains TEXT
 #   now_ms / ms_since / ipvs_watch a stopwatch, and precise waits on IPVS
 #   pass MESSAGE                   the script's last line (logs are shown unless reached)
@@ -164,10 +165,10 @@ use warnings;
 use IO::Select;
 use IO::Socket::INET;
 use Socket qw(SOL_SOCKET SO_LINGER);
-my ($vip, $fifo, $log) = @ARGV;
+my ($vip, $port, $fifo, $log) = @ARGV;
 sub note { open(my $f, '>>', $log) or die "$log: $!"; print $f "$_[0]\n"; close $f }
 $SIG{__DIE__} = sub { note("died: $_[0]") };
-my $s = IO::Socket::INET->new(PeerAddr => $vip, PeerPort => 80, Proto => 'tcp', Timeout => 10)
+my $s = IO::Socket::INET->new(PeerAddr => $vip, PeerPort => $port, Proto => 'tcp', Timeout => 10)
     or die "connect: $!";
 $s->autoflush(1);
 chomp(my $greeting = <$s>);
@@ -190,12 +191,12 @@ while (1) {
     close $commands;
 }
 PL
-# holder NAME VIP: start a holder connected to VIP:80 and wait for its
-# greeting; its log is $work/NAME.log.
+# holder NAME VIP [PORT]: start a holder connected to VIP:PORT (80) and wait
+# for its greeting; its log is $work/NAME.log.
 holder() {
     mkfifo "$work/$1.fifo"
     : > "$work/$1.log"
-    ns_spawn "$client" perl "$work/holder.pl" "$2" "$work/$1.fifo" "$work/$1.log"
+    ns_spawn "$client" perl "$work/holder.pl" "$2" "${3:-80}" "$work/$1.fifo" "$work/$1.log"
     await_log "$1" 1
 }
 # await_log NAME LINES: wait until the holder's log has LINES lines.
@@ -408,6 +409,23 @@ wait_until() {
     until "$@" >/dev/null 2>&1; do
         ((SECONDS < deadline)) || fail "timed out after $seconds s: $what"
         sleep 0.2
+    done
+}
+
+# await_syncs NODE N: wait until NODE's daemon has finished at least N syncs
+# after this call, for checks that something does NOT change: "N resyncs
+# went by and it is still so" rather than a guessed sleep. Counts changes of
+# lastSync.at in the status API; a sync missed between two polls only makes
+# the wait longer. Needs a short ipvs.resyncInterval to be quick.
+await_syncs() {
+    local name=$1 n=$2 seen=0 last at deadline=$((SECONDS + 60)) re='"lastSync":\{"at":"?([^,"]+)'
+    [[ $(api "$name" status) =~ $re ]] || fail "no sync of $name in its status"
+    last=${BASH_REMATCH[1]}
+    while ((seen < n)); do
+        ((SECONDS < deadline)) || fail "$name finished $seen of $n syncs in 60 s"
+        sleep 0.2
+        [[ $(api "$name" status) =~ $re ]] && at=${BASH_REMATCH[1]} || continue
+        [[ $at == "$last" ]] || { last=$at; ((seen += 1)); }
     done
 }
 
