@@ -267,7 +267,8 @@ e2e_start() {
 e2e_stop() {
     local name=$1 signal=${2:-TERM} pid=${node_pid[$1]} status=0
     kill "-$signal" "$pid"
-    wait "$pid" || status=$?
+    # (Quietly: bash reports a job killed by a signal on the wait's stderr.)
+    wait "$pid" 2>/dev/null || status=$?
     if [[ $signal == TERM ]]; then
         assert_eq 0 "$status" "exit status of ballastd of $name on SIGTERM"
     fi
