@@ -5,6 +5,7 @@
 # nobody announces the address any more (no ready endpoint), but the
 # connection must keep flowing at weight 0 until it ends, like any other
 # drain: the VIP may leave ballast0 only once nothing drains through it.
+# `ballastctl explain --output json` says so (unannounced, 1 draining).
 source "$(dirname "${BASH_SOURCE[0]}")/e2e-lib.sh"
 
 e2e_segment
@@ -37,6 +38,10 @@ wait_until 10 "the terminating endpoint is set to weight 0" weight_zero 10.0.1.5
 await_syncs n1 2
 vip_on_link || fail "the VIP left ballast0 while a connection drains through it (terminating endpoint)"
 ping_held first 2
+text=$(ctl n1 explain e2e/web --output json)
+assert_contains "$text" "Endpoints: 0 ready, 1 draining of 1;"
+assert_contains "$text" "No node announces $vip, so it is unreachable."
+assert_contains "$text" "IPVS on this node has TCP $vip:80 with 1 destination (1 draining at weight 0)."
 say first reset
 await_log first 3
 

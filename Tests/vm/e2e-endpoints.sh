@@ -4,7 +4,8 @@
 # removed while a client holds a connection to it drains: weight 0 (no new
 # connections), the held connection keeps flowing, and the destination is
 # deleted once the connection has ended — or, for one that never ends, when
-# ipvs.drainTimeout (changed by a reload to 8 s) has passed.
+# ipvs.drainTimeout (changed by a reload to 8 s) has passed. `ballastctl
+# services --output json` and `explain` report the ready and draining counts.
 source "$(dirname "${BASH_SOURCE[0]}")/e2e-lib.sh"
 
 e2e_segment
@@ -45,6 +46,11 @@ first_write() { grep -m 1 -E 'sync.ipvs_operations=[1-9]' <(tail -n "+$((mark + 
 wait_until 10 "the sync is logged" first_write
 first_write=$(first_write)
 [[ $first_write =~ sync\.reason=[a-z,]*source ]] || fail "the endpoint was not removed by the source-triggered sync: $first_write"
+assert_eq "2 ready of 3, 2 in IPVS" "$(ctl n1 services --output json | json '
+w = d["services"][0]
+print(w["endpointsReady"], "ready of", w["endpointsTotal"], end=", ")
+print(w["ipvsDestinations"], "in IPVS")')" "web in ballastctl services --output json"
+assert_contains "$(ctl n1 explain e2e/web)" "Endpoints: 2 ready of 3;"
 
 # Drain until the connection ends. The holder's is the first connection to
 # either backend, so once it ends nothing else keeps its destination busy.
