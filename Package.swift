@@ -109,12 +109,15 @@ let package = Package(
         // Host network tests: root + network namespaces + veth on the build
         // machine itself (no VM). Enabled by BALLAST_ROOT_TESTS=1 (scripts/test
         // sets it); when enabled, a missing privilege or tool is a failure.
-        .testTarget(name: "HostNetTests", dependencies: ["L2Announce", "L2Frames", "BallastCore"]),
+        .testTarget(name: "HostNetTests", dependencies: ["L2Announce", "L2Frames", "BallastCore", "BallastTestSupport"]),
         // Kernel tests: need IPVS (or root + namespaces). Enabled by
         // BALLAST_KERNEL_TESTS=1, which scripts/test sets inside the kernel VM;
         // there a missing kernel feature is a failure, never a skip.
         .testTarget(name: "KernelTests", dependencies: [
-            "NetlinkIPVS", "LinkAddress", "NFTables", "L2Announce", "L2Frames", "BallastCore",
+            "NetlinkIPVS", "LinkAddress", "NFTables", "L2Announce", "L2Frames", "BallastCore", "BallastTestSupport",
         ]),
+        // What the root and kernel tests share: running tools (ip, ipvsadm,
+        // nft) and a scratch network namespace per test.
+        .target(name: "BallastTestSupport", path: "Tests/Support"),
     ]
 )

@@ -33,11 +33,6 @@ enum Netlink {
     static let genericHeaderLength = 4
     /// struct nlattr: len u16, type u16.
     static let attributeHeaderLength = 4
-    /// struct nlmsgerr: error s32, then the request's nlmsghdr (and with
-    /// NETLINK_CAP_ACK unset, the request's whole payload).
-    static let errorLength = 4 + headerLength
-
-    static let protocolGeneric = Int32(NETLINK_GENERIC)
     /// Error acks carry only the request's header instead of the whole request.
     static let capAcknowledgeOption = Int32(NETLINK_CAP_ACK)
 }
@@ -139,14 +134,8 @@ enum IPVSKernel {
         /// Set when the service has persistence; Ballast derives it from
         /// IPVSVirtualService.persistence.
         static let persistent = UInt32(IP_VS_SVC_F_PERSISTENT)
-        /// Kernel bookkeeping. Writing it on NEW_SERVICE would stop the kernel
-        /// from hashing the service, so it is never sent (mask ~0 clears it;
-        /// ip_vs_edit_service sets it again itself).
-        static let hashed = UInt32(IP_VS_SVC_F_HASHED)
     }
 
     static let tunnelTypeIPIP = UInt8(IP_VS_CONN_F_TUNNEL_TYPE_IPIP)
     static let forwardingMask = UInt32(IP_VS_CONN_F_FWD_MASK)
-    /// IP_VS_SCHEDNAME_MAXLEN, including the terminating NUL.
-    static let schedulerNameCapacity = Int(IP_VS_SCHEDNAME_MAXLEN)
 }

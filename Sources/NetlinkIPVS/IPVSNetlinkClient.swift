@@ -164,9 +164,10 @@ final class IPVSSession {
                         continue
                     }
                 }
-                if let malformed = messages.malformed ?? (truncated ? NetlinkWireError("datagram cut to \(bytes.count) bytes") : nil) {
+                if truncated || messages.malformed != nil {
                     self.socket = nil
-                    throw firstFailure ?? .malformedReply(operation(), malformed)
+                    let problem = messages.malformed ?? NetlinkWireError("datagram cut to \(bytes.count) bytes")
+                    throw firstFailure ?? .malformedReply(operation(), problem)
                 }
             }
         }
@@ -212,7 +213,9 @@ final class IPVSSession {
             do {
                 try socket.send(writer.bytes)
             } catch {
-                for index in batch { results[index] = .failure(.system(operations[index].description, errno: error.errno)) }
+                for index in batch {
+                    results[index] = .failure(.system(operations[index].description, errno: error.errno))
+                }
                 continue
             }
             collectAcks(for: batch, firstSequence: first, operations: operations, on: socket, into: &results)

@@ -143,7 +143,7 @@ private struct ServiceFields {
             key = .firewallMark(mark, family: addressFamily)
         } else {
             guard let proto, let address, let port else {
-                throw .malformed(NetlinkWireError("service with neither a firewall mark nor protocol, address and port"))
+                throw .malformed(NetlinkWireError("service without a firewall mark or protocol, address and port"))
             }
             let ip = address.address(addressFamily)
             guard let ipvsProtocol = IPVSProtocol(number: proto) else {

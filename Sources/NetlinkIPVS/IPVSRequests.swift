@@ -68,6 +68,9 @@ struct IPVSRequestEncoder {
         let nest = writer.beginNested(IPVSKernel.CommandAttribute.service)
         writeServiceKey(service.key, to: &writer)
         writer.put(A.schedulerName, string: service.scheduler.rawValue)
+        // IP_VS_SVC_F_HASHED is kernel bookkeeping: set on NEW_SERVICE it would
+        // stop the kernel from hashing the service. Mask ~0 clears it, and
+        // ip_vs_edit_service sets it again itself.
         var flags = service.flags.rawValue & ~IPVSServiceFlags.kernelOwnedMask
         if service.persistence != nil { flags |= IPVSKernel.ServiceFlag.persistent }
         writer.put(A.flags, flags, UInt32.max)
@@ -148,8 +151,9 @@ struct IPVSRequestEncoder {
                 // ip_vs_add_service accepts IPv6 prefixes 1...128 only.
                 let valid = service.key.family == .ipv4 ? 0...32 : 1...128
                 guard valid.contains(persistence.netmaskPrefix) else {
+                    let family = service.key.family == .ipv4 ? "IPv4" : "IPv6"
                     throw .invalid(operation, "persistence netmask /\(persistence.netmaskPrefix) is out of range "
-                                   + "\(valid.lowerBound)-\(valid.upperBound) for \(service.key.family == .ipv4 ? "IPv4" : "IPv6")")
+                                   + "\(valid.lowerBound)-\(valid.upperBound) for \(family)")
                 }
             }
         default:

@@ -114,6 +114,30 @@ final class LoopHarness: Sendable {
         #expect(await h.announcer.addresses == [web])
     }
 
+    @Test func aVIPNobodyAnnouncesStaysWhileItsConnectionsDrain() async {
+        let h = LoopHarness()
+        let loop = h.loop()
+        await loop.sourceChanged(snapshot("default/web"))
+        await loop.drainPending()
+        let endpoint = IPVSEndpoint(address: IPAddress("10.0.0.5")!, port: 8080)
+        h.kernelIPVS.setConnections(webKey, endpoint, active: 1)
+
+        // The last endpoint goes: nobody announces the address, but a connection still drains through it.
+        var withoutEndpoints = snapshot("default/web")
+        withoutEndpoints.endpointSlices = [:]
+        await loop.sourceChanged(withoutEndpoints)
+        await loop.drainPending()
+        #expect(h.kernelIPVS[webKey]?.destinations.map(\.destination.weight) == [0])
+        #expect(await h.announcer.addresses == [])
+        #expect(h.vips.currentAddresses == [web])
+
+        // Once it has ended, the destination goes, and the VIP with it.
+        h.kernelIPVS.setConnections(webKey, endpoint, active: 0)
+        await loop.sync(reasons: [.resync])
+        #expect(h.kernelIPVS[webKey]?.destinations.isEmpty == true)
+        #expect(h.vips.currentAddresses.isEmpty)
+    }
+
     @Test func triggersDuringASyncCoalesceIntoOneMore() async throws {
         let h = LoopHarness()
         let loop = h.loop(configuration: testConfiguration())

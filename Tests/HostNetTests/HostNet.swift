@@ -1,4 +1,5 @@
 import BallastCore
+import BallastTestSupport
 import Foundation
 import L2Announce
 import L2Frames
@@ -9,36 +10,10 @@ import Testing
 /// missing privilege or tool is a failure, never a skip.
 let rootTestsEnabled = ProcessInfo.processInfo.environment["BALLAST_ROOT_TESTS"] == "1"
 
-struct CommandError: Error, CustomStringConvertible {
-    var command: [String]
-    var status: Int32
-    var output: String
-    var description: String { "\(command.joined(separator: " ")) exited \(status): \(output)" }
-}
-
-/// Runs a command to completion; returns its exit status and combined output.
-@discardableResult
-func run(_ arguments: [String], check: Bool = true) throws -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    let output = String(decoding: data, as: UTF8.self)
-    if check && process.terminationStatus != 0 {
-        throw CommandError(command: arguments, status: process.terminationStatus, output: output)
-    }
-    return (process.terminationStatus, output)
-}
-
 func requireRootAndTools() throws {
     try #require(geteuid() == 0, "host network tests need root (BALLAST_ROOT_TESTS=1 is set)")
     for tool in ["ip", "arping", "ndisc6", "tcpdump"] {
-        let found = try run(["sh", "-c", "command -v \(tool)"], check: false)
+        let found = try Command.run(["sh", "-c", "command -v \(tool)"], check: false)
         try #require(found.status == 0, "\(tool) is missing (Debian packages iproute2, arping, ndisc6, tcpdump)")
     }
 }
@@ -51,26 +26,26 @@ final class Topology {
 
     func namespace(_ role: String) throws -> String {
         let name = "l2-\(role)-\(suffix)"
-        try run(["ip", "netns", "add", name])
+        try Command.run(["ip", "netns", "add", name])
         namespaces.append(name)
         // No duplicate address detection: addresses are usable at once, and
         // link-local addresses exist before the first ndisc6 runs.
-        try run(["ip", "netns", "exec", name, "sysctl", "-qw", "net.ipv6.conf.default.accept_dad=0",
+        try Command.run(["ip", "netns", "exec", name, "sysctl", "-qw", "net.ipv6.conf.default.accept_dad=0",
                  "net.ipv6.conf.all.accept_dad=0"])
-        try run(["ip", "-n", name, "link", "set", "lo", "up"])
+        try Command.run(["ip", "-n", name, "link", "set", "lo", "up"])
         return name
     }
 
     /// A veth pair: `name` in `node`, `peerName` in `peer`.
     func link(_ node: String, _ name: String, mac: String, to peer: String, _ peerName: String) throws {
-        try run(["ip", "-n", node, "link", "add", name, "address", mac, "type", "veth",
+        try Command.run(["ip", "-n", node, "link", "add", name, "address", mac, "type", "veth",
                  "peer", "name", peerName, "netns", peer])
-        try run(["ip", "-n", node, "link", "set", name, "up"])
-        try run(["ip", "-n", peer, "link", "set", peerName, "up"])
+        try Command.run(["ip", "-n", node, "link", "set", name, "up"])
+        try Command.run(["ip", "-n", peer, "link", "set", peerName, "up"])
     }
 
     func address(_ namespace: String, _ interface: String, _ cidr: String) throws {
-        try run(["ip", "-n", namespace, "addr", "add", cidr, "dev", interface] + (cidr.contains(":") ? ["nodad"] : []))
+        try Command.run(["ip", "-n", namespace, "addr", "add", cidr, "dev", interface] + (cidr.contains(":") ? ["nodad"] : []))
     }
 
     /// Ballast's VIP link: a NOARP link holding the VIPs as host addresses.
@@ -79,21 +54,21 @@ final class Topology {
     /// kernel and the announcer the addresses are just as local, the link just
     /// as NOARP.
     func vipLink(_ namespace: String, addresses: [String]) throws {
-        try run(["ip", "-n", namespace, "link", "add", "ballast0", "type", "veth", "peer", "name", "ballast0p"])
-        try run(["ip", "-n", namespace, "link", "set", "ballast0", "arp", "off", "up"])
+        try Command.run(["ip", "-n", namespace, "link", "add", "ballast0", "type", "veth", "peer", "name", "ballast0p"])
+        try Command.run(["ip", "-n", namespace, "link", "set", "ballast0", "arp", "off", "up"])
         for address in addresses {
-            try run(["ip", "-n", namespace, "addr", "add", address, "dev", "ballast0"]
+            try Command.run(["ip", "-n", namespace, "addr", "add", address, "dev", "ballast0"]
                     + (address.contains(":") ? ["nodad"] : []))
         }
     }
 
     func sysctl(_ namespace: String, _ key: String) throws -> String {
-        try run(["ip", "netns", "exec", namespace, "sysctl", "-n", key]).output
+        try Command.run(["ip", "netns", "exec", namespace, "sysctl", "-n", key]).output
             .trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     func destroy() {
-        for name in namespaces.reversed() { _ = try? run(["ip", "netns", "del", name], check: false) }
+        for name in namespaces.reversed() { _ = try? Command.run(["ip", "netns", "del", name], check: false) }
         namespaces = []
     }
 }
@@ -114,7 +89,7 @@ struct RunningAnnouncer {
         task = Task { try await announcer.run() }
         // The first scan sets the ARP sysctls; wait for it so the kernel is quiet.
         let deadline = ContinuousClock.now + .seconds(10)
-        while try run(["ip", "netns", "exec", namespace, "sysctl", "-n", "net.ipv4.conf.eth0.arp_ignore"])
+        while try Command.run(["ip", "netns", "exec", namespace, "sysctl", "-n", "net.ipv4.conf.eth0.arp_ignore"])
             .output.trimmingCharacters(in: .whitespacesAndNewlines) != "1" {
             try #require(ContinuousClock.now < deadline, "announcer did not start")
             try await Task.sleep(for: .milliseconds(20))
@@ -129,7 +104,7 @@ struct RunningAnnouncer {
 
 /// MACs that answered `arping` for `address`, one entry per reply.
 func arping(in namespace: String, interface: String, _ address: String, count: Int = 3) throws -> [String] {
-    let result = try run(["ip", "netns", "exec", namespace, "arping", "-c", "\(count)", "-W", "0.3",
+    let result = try Command.run(["ip", "netns", "exec", namespace, "arping", "-c", "\(count)", "-W", "0.3",
                           "-I", interface, address], check: false)
     // "42 bytes from 02:b1:00:00:00:01 (198.51.100.10): index=0 time=61.2 usec"
     return result.output.split(separator: "\n").compactMap { line in
@@ -141,7 +116,7 @@ func arping(in namespace: String, interface: String, _ address: String, count: I
 
 /// The target link-layer address `ndisc6` resolved `address` to, or nil.
 func ndisc6(in namespace: String, interface: String, _ address: String) throws -> String? {
-    let result = try run(["ip", "netns", "exec", namespace, "ndisc6", "-1", "-r", "3", "-w", "300",
+    let result = try Command.run(["ip", "netns", "exec", namespace, "ndisc6", "-1", "-r", "3", "-w", "300",
                           address, interface], check: false)
     // "Target link-layer address: 02:B1:00:00:00:01"
     guard result.status == 0, let line = result.output.split(separator: "\n")

@@ -1,4 +1,5 @@
 import BallastCore
+import BallastTestSupport
 import Dispatch
 import Foundation
 import L2Announce
@@ -110,7 +111,7 @@ struct L2Benchmark {
         let node = try topology.namespace("node")
         let peer = try topology.namespace("peer")
         try topology.link(node, "eth0", mac: "02:b1:00:00:00:01", to: peer, "p0")
-        try run(["ip", "-n", peer, "link", "set", "p0", "address", Self.peerMAC.description])
+        try Command.run(["ip", "-n", peer, "link", "set", "p0", "address", Self.peerMAC.description])
         try topology.address(node, "eth0", "198.51.100.1/24")
         try topology.address(node, "eth0", "2001:db8:1::1/64")
         try topology.address(peer, "p0", "198.51.100.2/24")

@@ -1,4 +1,5 @@
 import BallastCore
+import BallastTestSupport
 import Foundation
 import L2Announce
 import L2Frames
@@ -145,10 +146,10 @@ struct L2HostNetTests {
         let macA = "02:b1:00:00:0a:01", macB = "02:b1:00:00:0b:01"
         try topology.link(a, "eth0", mac: macA, to: peer, "pa")
         try topology.link(b, "eth0", mac: macB, to: peer, "pb")
-        try run(["ip", "-n", peer, "link", "add", "br0", "type", "bridge"])
-        try run(["ip", "-n", peer, "link", "set", "pa", "master", "br0"])
-        try run(["ip", "-n", peer, "link", "set", "pb", "master", "br0"])
-        try run(["ip", "-n", peer, "link", "set", "br0", "up"])
+        try Command.run(["ip", "-n", peer, "link", "add", "br0", "type", "bridge"])
+        try Command.run(["ip", "-n", peer, "link", "set", "pa", "master", "br0"])
+        try Command.run(["ip", "-n", peer, "link", "set", "pb", "master", "br0"])
+        try Command.run(["ip", "-n", peer, "link", "set", "br0", "up"])
         for (node, host) in [(a, "1"), (b, "3")] {
             try topology.address(node, "eth0", "198.51.100.\(host)/24")
             try topology.address(node, "eth0", "2001:db8:1::\(host)/64")

@@ -2,17 +2,17 @@
 // run inside it, and a reader of `ipvsadm -Sn` output as an independent view
 // of the kernel's table.
 //
-// Isolation: each test creates its own named namespace (`ip netns add`),
-// creates its IPVSNetlinkClient on a short-lived thread that has entered that
-// namespace (a netlink socket stays in the namespace it was opened in), and
-// runs ipvsadm through `ip netns exec`. Tests therefore run in parallel
-// without seeing each other's services, and nothing is left behind in the
-// namespace of the test process.
+// Isolation: each test creates its own network namespace, creates its
+// IPVSNetlinkClient on a short-lived thread that has entered that namespace
+// (a netlink socket stays in the namespace it was opened in), and runs
+// ipvsadm inside it. Tests therefore run in parallel without seeing each
+// other's services, and nothing is left behind in the namespace of the test
+// process.
 
 import BallastCore
+import BallastTestSupport
 import Foundation
 import NetlinkIPVS
-import Synchronization
 import Testing
 
 let ipvsKernelTestsEnabled = ProcessInfo.processInfo.environment["BALLAST_KERNEL_TESTS"] == "1"
@@ -21,63 +21,39 @@ let ipvsKernelTestsEnabled = ProcessInfo.processInfo.environment["BALLAST_KERNEL
 /// real servers in 10.0.0.0/8 and 2001:db8::/32 (it refuses destinations it
 /// cannot route as unicast) and a dummy link for virtual addresses.
 final class IPVSTestNamespace: Sendable {
-    let name: String
-    private static let counter = Atomic<Int>(0)
+    let namespace: TestNetworkNamespace
 
     init() throws {
-        name = "ipvs-test-\(getpid())-\(Self.counter.add(1, ordering: .relaxed).newValue)"
-        try ipvsTestCommand(["ip", "netns", "add", name])
-        do {
-            for command in [
-                ["link", "set", "lo", "up"],
-                ["link", "add", "ipvst0", "type", "dummy"],
-                ["link", "set", "ipvst0", "up"],
-                ["route", "add", "10.0.0.0/8", "dev", "ipvst0"],
-                ["-6", "route", "add", "2001:db8::/32", "dev", "ipvst0"],
-            ] {
-                try ipvsTestCommand(["ip", "-n", name] + command)
-            }
-        } catch {
-            _ = try? ipvsTestCommand(["ip", "netns", "del", name])
-            throw error
+        namespace = try TestNetworkNamespace()
+        for command in [
+            ["link", "add", "ipvst0", "type", "dummy"],
+            ["link", "set", "ipvst0", "up"],
+            ["route", "add", "10.0.0.0/8", "dev", "ipvst0"],
+            ["-6", "route", "add", "2001:db8::/32", "dev", "ipvst0"],
+        ] {
+            try namespace.shellSucceeds(["ip"] + command)
         }
-    }
-
-    deinit {
-        _ = try? ipvsTestCommand(["ip", "netns", "del", name])
     }
 
     /// An IPVS client whose socket lives in this namespace.
     func client() throws -> IPVSNetlinkClient {
-        try inside { try IPVSNetlinkClient() }
+        try namespace.inside { try IPVSNetlinkClient() }
     }
 
-    /// Runs `body` on a new thread that has entered this namespace; the
-    /// namespace switch dies with the thread.
-    func inside<T: Sendable>(_ body: @escaping @Sendable () throws -> T) throws -> T {
-        let path = "/run/netns/\(name)"
-        let outcome = Mutex<Result<T, any Error>?>(nil)
-        let finished = DispatchSemaphore(value: 0)
-        let thread = Thread {
-            defer { finished.signal() }
-            let result = Result<T, any Error> {
-                let fd = open(path, O_RDONLY | O_CLOEXEC)
-                guard fd >= 0 else { throw IPVSTestFailure("open \(path): errno \(errno)") }
-                defer { close(fd) }
-                guard setNetworkNamespace(fd) == 0 else { throw IPVSTestFailure("setns \(path): errno \(errno)") }
-                return try body()
-            }
-            outcome.withLock { $0 = result }
+    /// An IPVS client opened by a thread without CAP_NET_ADMIN in its effective
+    /// set. The kernel checks the capability of the socket's opener as well as
+    /// the caller's, so every IPVS command through it is refused.
+    func clientWithoutNetAdmin() throws -> IPVSNetlinkClient {
+        try namespace.inside {
+            try dropEffectiveCapability(12)  // CAP_NET_ADMIN
+            return try IPVSNetlinkClient()
         }
-        thread.start()
-        finished.wait()
-        return try outcome.withLock { $0! }.get()
     }
 
     /// Runs a command inside the namespace and returns what it printed.
     @discardableResult
     func run(_ arguments: String...) throws -> String {
-        try ipvsTestCommand(["ip", "netns", "exec", name] + arguments)
+        try namespace.shellSucceeds(arguments)
     }
 
     /// Expects `ipvsadm -Sn` to print exactly `services`, and `ipvsadm -Ln
@@ -113,37 +89,26 @@ final class IPVSTestNamespace: Sendable {
     }
 }
 
-/// setns(2) is declared by glibc only under _GNU_SOURCE, which Swift's Glibc
-/// module does not set; look the symbol up instead.
-private func setNetworkNamespace(_ fd: Int32) -> Int32 {
-    typealias SetNS = @convention(c) (Int32, Int32) -> Int32
-    let cloneNewNet: Int32 = 0x4000_0000  // CLONE_NEWNET
-    guard let handle = dlopen(nil, RTLD_NOW), let symbol = dlsym(handle, "setns") else { return -1 }
-    return unsafeBitCast(symbol, to: SetNS.self)(fd, cloneNewNet)
+/// Clears one capability from the calling thread's effective set (capset(2)
+/// acts per thread). glibc exports capget/capset but declares them only in
+/// libcap's header, so they are looked up by name.
+private func dropEffectiveCapability(_ capability: Int) throws {
+    struct Header { var version: UInt32 = 0x2008_0522; var pid: Int32 = 0 }  // _LINUX_CAPABILITY_VERSION_3
+    struct Data { var effective: UInt32 = 0; var permitted: UInt32 = 0; var inheritable: UInt32 = 0 }
+    typealias Call = @convention(c) (UnsafeMutableRawPointer, UnsafeMutableRawPointer) -> Int32
+    guard let handle = dlopen(nil, RTLD_NOW), let get = dlsym(handle, "capget"), let set = dlsym(handle, "capset") else {
+        throw IPVSTestFailure("capget/capset not found")
+    }
+    var header = Header()
+    var data = [Data(), Data()]
+    guard unsafeBitCast(get, to: Call.self)(&header, &data) == 0 else { throw IPVSTestFailure("capget: errno \(errno)") }
+    data[capability / 32].effective &= ~(1 << UInt32(capability % 32))
+    guard unsafeBitCast(set, to: Call.self)(&header, &data) == 0 else { throw IPVSTestFailure("capset: errno \(errno)") }
 }
 
 struct IPVSTestFailure: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
-}
-
-/// Runs a command in the test process's own namespace and returns what it printed.
-@discardableResult
-func ipvsTestCommand(_ arguments: [String]) throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = arguments
-    let output = Pipe()
-    process.standardOutput = output
-    process.standardError = output
-    try process.run()
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    let text = String(decoding: data, as: UTF8.self)
-    guard process.terminationStatus == 0 else {
-        throw IPVSTestFailure("\(arguments.joined(separator: " ")) exited with \(process.terminationStatus): \(text)")
-    }
-    return text
 }
 
 /// Reads `ipvsadm -Sn` (rules in ipvsadm's own command-line syntax) back into

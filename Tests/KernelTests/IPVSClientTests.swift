@@ -191,6 +191,20 @@ struct IPVSClientTests {
         try namespace.expectIpvsadmSave([expected])
     }
 
+    @Test func withoutCapNetAdminTheErrorSaysWhatToDo() throws {
+        let namespace = try IPVSTestNamespace()
+        let client = try namespace.clientWithoutNetAdmin()
+        let hint = "Operation not permitted (EPERM): IPVS needs CAP_NET_ADMIN in this network namespace; "
+            + "run as root or grant the capability"
+        #expect(throws: IPVSError(operation: "dump services", errno: 1, reason: hint)) { try client.dump() }
+        let results = client.perform([.addService(IPVSVirtualService(key: tcp("192.0.2.90")))])
+        guard case .failure(let error) = results.first else {
+            Issue.record("adding a service without CAP_NET_ADMIN succeeded")
+            return
+        }
+        #expect(error.description == "add service TCP 192.0.2.90:80: " + hint)
+    }
+
     static let service = tcp("192.0.2.10")
     static let backend = IPVSDestination(address: ip("10.0.0.5"), port: 8080)
 

@@ -1,3 +1,4 @@
+import BallastTestSupport
 import BallastCore
 import Foundation
 import Glibc
@@ -13,13 +14,13 @@ struct LinkAddressKernelTests {
     static let v6 = IPAddress("2001:db8::10")!
 
     /// `ip -j -d link show dev NAME`: the one link's JSON object.
-    func link(_ ns: DataPlaneNetNamespace, _ name: String = "ballast0") throws -> [String: Any] {
+    func link(_ ns: TestNetworkNamespace, _ name: String = "ballast0") throws -> [String: Any] {
         let links = try #require(try ns.json("ip", "-j", "-d", "link", "show", "dev", name) as? [[String: Any]])
         return try #require(links.first)
     }
 
     /// `ip -j addr show dev NAME`: "address/prefix" → address flags of interest.
-    func addressesShownByIP(_ ns: DataPlaneNetNamespace, _ name: String = "ballast0") throws -> [String: [String]] {
+    func addressesShownByIP(_ ns: TestNetworkNamespace, _ name: String = "ballast0") throws -> [String: [String]] {
         let links = try #require(try ns.json("ip", "-j", "addr", "show", "dev", name) as? [[String: Any]])
         var result: [String: [String]] = [:]
         for info in (links.first?["addr_info"] as? [[String: Any]]) ?? [] {
@@ -31,7 +32,7 @@ struct LinkAddressKernelTests {
     }
 
     @Test func ensureLinkCreatesAnUpNoarpDummyLinkOnce() async throws {
-        let ns = try await DataPlaneNetNamespace.make()
+        let ns = try await TestNetworkNamespace.make()
         let vips = try DummyLinkVIPs()
         try await ns.run { try vips.ensureLink() }
 
@@ -46,7 +47,7 @@ struct LinkAddressKernelTests {
     }
 
     @Test func ensureLinkFixesTheFlagsOfAnExistingDummyLinkInPlace() async throws {
-        let ns = try await DataPlaneNetNamespace.make()
+        let ns = try await TestNetworkNamespace.make()
         // The dummy driver makes its links NOARP; someone turned ARP back on.
         try ns.shellSucceeds("ip", "link", "add", "ballast0", "type", "dummy")
         try ns.shellSucceeds("ip", "link", "set", "ballast0", "arp", "on")
@@ -62,7 +63,7 @@ struct LinkAddressKernelTests {
     }
 
     @Test func addsAndRemovesHostAddressesOfBothFamilies() async throws {
-        let ns = try await DataPlaneNetNamespace.make()
+        let ns = try await TestNetworkNamespace.make()
         let vips = try DummyLinkVIPs()
         let listed = try await ns.run {
             try vips.ensureLink()
@@ -91,7 +92,7 @@ struct LinkAddressKernelTests {
     }
 
     @Test func anIPv6VIPCanBeBoundRightAfterItIsAdded() async throws {
-        let ns = try await DataPlaneNetNamespace.make()
+        let ns = try await TestNetworkNamespace.make()
         let vips = try DummyLinkVIPs()
         let bindResult = try await ns.run { () throws(DataPlaneError) -> Int32 in
             try vips.ensureLink()
@@ -113,7 +114,7 @@ struct LinkAddressKernelTests {
     }
 
     @Test func otherLinksAndAddressesAreLeftAlone() async throws {
-        let ns = try await DataPlaneNetNamespace.make()
+        let ns = try await TestNetworkNamespace.make()
         try ns.shellSucceeds("ip", "link", "add", "dp-other", "type", "dummy")
         try ns.shellSucceeds("ip", "link", "set", "dp-other", "up")
         try ns.shellSucceeds("ip", "addr", "add", "192.0.2.11/32", "dev", "dp-other")
@@ -136,7 +137,7 @@ struct LinkAddressKernelTests {
     }
 
     @Test func refusesToTouchALinkOfItsNameThatIsNotADummyLink() async throws {
-        let ns = try await DataPlaneNetNamespace.make()
+        let ns = try await TestNetworkNamespace.make()
         try ns.shellSucceeds("ip", "link", "add", "ballast0", "type", "veth", "peer", "name", "dp-peer")
         let vips = try DummyLinkVIPs()
         for operation in ["ensureLink", "add", "addresses", "removeLink"] {
@@ -158,7 +159,7 @@ struct LinkAddressKernelTests {
     }
 
     @Test func removeLinkDeletesItAndIsIdempotent() async throws {
-        let ns = try await DataPlaneNetNamespace.make()
+        let ns = try await TestNetworkNamespace.make()
         let vips = try DummyLinkVIPs(linkName: "dp-vips")
         try await ns.run {
             try vips.ensureLink()
@@ -171,7 +172,7 @@ struct LinkAddressKernelTests {
     }
 
     @Test func errorsNameTheOperationTheObjectAndTheErrno() async throws {
-        let ns = try await DataPlaneNetNamespace.make()
+        let ns = try await TestNetworkNamespace.make()
         let vips = try DummyLinkVIPs()
         let addError = await #expect(throws: DataPlaneError.self) { try await ns.run { try vips.add(Self.v4) } }
         #expect(addError?.errno == ENODEV)

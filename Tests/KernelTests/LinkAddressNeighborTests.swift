@@ -1,3 +1,4 @@
+import BallastTestSupport
 import BallastCore
 import Foundation
 import LinkAddress
@@ -11,8 +12,8 @@ import Testing
                 "needs the kernel VM (dummy, veth); set BALLAST_KERNEL_TESTS=1"))
 struct LinkAddressNeighborTests {
     @Test func theKernelAnswersARPButNotNDPForAVIPOnTheDummyLink() async throws {
-        let client = try await DataPlaneNetNamespace.make()
-        let node = try await DataPlaneNetNamespace.make()
+        let client = try await TestNetworkNamespace.make()
+        let node = try await TestNetworkNamespace.make()
         try client.shellSucceeds("ip", "link", "add", "c0", "type", "veth", "peer", "name", "n0", "netns", node.path)
         try client.shellSucceeds("ip", "addr", "add", "198.51.100.2/24", "dev", "c0")
         try client.shellSucceeds("ip", "addr", "add", "2001:db8:c::2/64", "dev", "c0", "nodad")

@@ -1,3 +1,4 @@
+import BallastTestSupport
 import BallastCore
 import Foundation
 import NFTables
@@ -40,7 +41,7 @@ struct NFTablesKernelTests {
 
         """
 
-    func listTable(_ ns: DataPlaneNetNamespace) throws -> [[String: Any]] {
+    func listTable(_ ns: TestNetworkNamespace) throws -> [[String: Any]] {
         let root = try #require(try ns.json("nft", "-j", "list", "table", "inet", "ballast") as? [String: Any])
         return try #require(root["nftables"] as? [[String: Any]])
     }
@@ -53,7 +54,7 @@ struct NFTablesKernelTests {
         return result
     }
 
-    func foreignRuleset(_ ns: DataPlaneNetNamespace) throws -> String {
+    func foreignRuleset(_ ns: TestNetworkNamespace) throws -> String {
         var text = ""
         for table in [["ip", "filter"], ["ip", "ballast"], ["inet", "other"]] {
             text += try ns.shellSucceeds("nft", "list", "table", table[0], table[1])
@@ -62,7 +63,7 @@ struct NFTablesKernelTests {
     }
 
     @Test func replaceWritesWhatCurrentReadsBack() async throws {
-        let ns = try await DataPlaneNetNamespace.make()
+        let ns = try await TestNetworkNamespace.make()
         let snat = try NFTablesSNAT()
         let (before, after) = try await ns.run { () throws(DataPlaneError) in
             let before = try snat.current()
@@ -92,7 +93,7 @@ struct NFTablesKernelTests {
     }
 
     @Test func otherTablesAreLeftAlone() async throws {
-        let ns = try await DataPlaneNetNamespace.make()
+        let ns = try await TestNetworkNamespace.make()
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("dp-foreign-\(UUID()).nft")
         try Self.foreignTables.write(to: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: file) }
@@ -110,7 +111,7 @@ struct NFTablesKernelTests {
     }
 
     @Test func replacingWithTheSameRulesChangesNothingAndReconcileWritesNothing() async throws {
-        let ns = try await DataPlaneNetNamespace.make()
+        let ns = try await TestNetworkNamespace.make()
         let snat = try NFTablesSNAT()
         try await ns.run { () throws(DataPlaneError) in try snat.replace(with: Self.rules) }
         let first = try ns.shellSucceeds("nft", "list", "ruleset")
@@ -128,7 +129,7 @@ struct NFTablesKernelTests {
     }
 
     @Test func noRulesLeavesAnEmptyTableWithoutHooks() async throws {
-        let ns = try await DataPlaneNetNamespace.make()
+        let ns = try await TestNetworkNamespace.make()
         let snat = try NFTablesSNAT()
         let read = try await ns.run { () throws(DataPlaneError) in
             try snat.replace(with: Self.rules)
@@ -140,7 +141,7 @@ struct NFTablesKernelTests {
     }
 
     @Test func aTableItDidNotWriteReadsAsNilAndIsReplaced() async throws {
-        let ns = try await DataPlaneNetNamespace.make()
+        let ns = try await TestNetworkNamespace.make()
         let theirs = try NFTablesSNAT(mark: 0x4000)
         try await ns.run { () throws(DataPlaneError) in try theirs.replace(with: Self.rules) }
         try ns.shellSucceeds("nft", "add", "rule", "inet", "ballast", "postrouting", "counter")
@@ -157,7 +158,7 @@ struct NFTablesKernelTests {
     }
 
     @Test func removeTableIsIdempotent() async throws {
-        let ns = try await DataPlaneNetNamespace.make()
+        let ns = try await TestNetworkNamespace.make()
         let snat = try NFTablesSNAT(tableName: "dp_snat")
         let read = try await ns.run { () throws(DataPlaneError) in
             try snat.replace(with: Self.rules)
@@ -170,7 +171,7 @@ struct NFTablesKernelTests {
     }
 
     @Test func forwardingIsSetInTheCallersNamespaceOnly() async throws {
-        let ns = try await DataPlaneNetNamespace.make()
+        let ns = try await TestNetworkNamespace.make()
         let hostBefore = try String(contentsOfFile: DataPlaneSysctl.forwardingPath(.ipv4), encoding: .utf8)
         try await ns.run { () throws(DataPlaneError) in
             try DataPlaneSysctl.enableForwarding(.ipv4)

@@ -1,3 +1,4 @@
+import BallastTestSupport
 import BallastCore
 import Foundation
 import LinkAddress
@@ -25,16 +26,16 @@ struct NFTablesSNATEndToEndTests {
     static let nodeToBackend6 = IPAddress("2001:db8:b::1")!
 
     struct Topology {
-        var client: DataPlaneNetNamespace
-        var node: DataPlaneNetNamespace
-        var backend: DataPlaneNetNamespace
+        var client: TestNetworkNamespace
+        var node: TestNetworkNamespace
+        var backend: TestNetworkNamespace
         var servers: [Process]
     }
 
     func build() async throws -> Topology {
-        let client = try await DataPlaneNetNamespace.make()
-        let node = try await DataPlaneNetNamespace.make()
-        let backend = try await DataPlaneNetNamespace.make()
+        let client = try await TestNetworkNamespace.make()
+        let node = try await TestNetworkNamespace.make()
+        let backend = try await TestNetworkNamespace.make()
         try client.shellSucceeds("ip", "link", "add", "c0", "type", "veth", "peer", "name", "n0", "netns", node.path)
         try backend.shellSucceeds("ip", "link", "add", "b0", "type", "veth", "peer", "name", "n1", "netns", node.path)
         for (ns, link, addresses) in [

@@ -22,14 +22,17 @@
 #   e2e_node NAME ADDR/LEN         e2e_host for a node; sets node_ns[NAME]
 #   e2e_backend NODE NAME N local|remote   backend 10.0.N.5 behind NODE
 #   e2e_config NODE [YAML...]      NODE's ballast.yaml (extra top-level YAML lines)
-#   e2e_start NODE / e2e_stop NODE [SIGNAL]  run ballastd in NODE's namespace
+#   e2e_start NODE [OPT...] / e2e_stop NODE [SIGNAL]  run ballastd in NODE's namespace
 #   api NODE REQUEST [SERVICE]     the status API's raw JSON answer
 #   ctl NODE ARGS...               ballastctl against NODE's daemon
 #   put FILE                       stdin → manifest FILE, atomically
 #   node_doc / service_doc / slice_doc   manifest documents (see each)
 #   http / greeting                one request from the client to VIP:PORT
+#   holder NAME VIP [PORT] / say / ping_held / held_by   a client holding a connection
 #   wait_until SECONDS WHAT CMD... poll CMD until it succeeds
+#   await_syncs NODE N             wait until NODE's daemon finished N more syncs
 #   prints TEXT CMD...             whether CMD's output contains TEXT
+#   now_ms / ms_since / ipvs_watch a stopwatch, and precise waits on IPVS
 #   pass MESSAGE                   the script's last line (logs are shown unless reached)
 
 source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib/netns.sh"
@@ -53,20 +56,21 @@ vip_pool="192.0.2.10-192.0.2.20"
 # Cleanup output goes to /dev/null; a copy of stderr still reaches the log of
 # the run, for the daemons' logs when the script did not pass.
 exec {e2e_stderr}>&2
-_e2e_passed=
+_e2e_passed= _e2e_logs_on_exit=
 declare -A node_ns=() node_pid=()
 _e2e_show_logs() {
     [[ -z $_e2e_passed ]] || return 0
-    local log
-    for log in "$work"/*/ballastd.log; do
-        [[ -f $log ]] || continue
+    local name
+    for name in "${!node_ns[@]}"; do
         {
-            echo "--- last lines of $log"
-            tail -n 60 "$log"
-        } >&"$e2e_stderr"
+            echo "--- IPVS of $name, with its connections"
+            ip netns exec "${node_ns[$name]}" ipvsadm -Ln
+            ip netns exec "${node_ns[$name]}" ipvsadm -Lnc
+            echo "--- last lines of $name's ballastd.log"
+            tail -n 60 "$work/$name/ballastd.log"
+        } >&"$e2e_stderr" 2>&1
     done
 }
-on_exit _e2e_show_logs
 # BALLAST_E2E_LOGS=DIR keeps every daemon's log there.
 [[ -z ${BALLAST_E2E_LOGS:-} ]] || on_exit bash -c 'mkdir -p "$1" && for d in "$2"/*/; do
     [[ -f $d/ballastd.log ]] && cp "$d/ballastd.log" "$1/$(basename "$3")-$(basename "$d").log"; done' _ \
@@ -149,6 +153,69 @@ greeting() {
     in_ns "$client" socat -T5 - "TCP:$1:$2" </dev/null | head -n1
 }
 
+# MARK: - Held connections
+
+# A client that holds one connection through the VIP and obeys commands
+# written to a FIFO: "ping" (send a line, log the echo) and "reset" (close
+# with RST, so IPVS forgets the connection after its 10 s CLOSE timeout
+# rather than two minutes of TIME_WAIT). Perl: it starts fast under emulation.
+cat > "$work/holder.pl" <<'PL'
+use strict;
+use warnings;
+use IO::Select;
+use IO::Socket::INET;
+use Socket qw(SOL_SOCKET SO_LINGER);
+my ($vip, $port, $fifo, $log) = @ARGV;
+sub note { open(my $f, '>>', $log) or die "$log: $!"; print $f "$_[0]\n"; close $f }
+$SIG{__DIE__} = sub { note("died: $_[0]") };
+my $s = IO::Socket::INET->new(PeerAddr => $vip, PeerPort => $port, Proto => 'tcp', Timeout => 10)
+    or die "connect: $!";
+$s->autoflush(1);
+chomp(my $greeting = <$s>);
+note("connected to $greeting");
+while (1) {
+    open(my $commands, '<', $fifo) or die "$fifo: $!";
+    while (my $command = <$commands>) {
+        chomp $command;
+        if ($command eq 'ping') {
+            print $s "ping\n";
+            my $reply = IO::Select->new($s)->can_read(5) ? <$s> : undef;
+            note(defined $reply ? "reply $reply" =~ s/\n//r : 'no reply');
+        } elsif ($command eq 'reset') {
+            setsockopt($s, SOL_SOCKET, SO_LINGER, pack('ii', 1, 0)) or die "SO_LINGER: $!";
+            close $s;
+            note('reset');
+            exit 0;
+        }
+    }
+    close $commands;
+}
+PL
+# holder NAME VIP [PORT]: start a holder connected to VIP:PORT (80) and wait
+# for its greeting; its log is $work/NAME.log.
+holder() {
+    mkfifo "$work/$1.fifo"
+    : > "$work/$1.log"
+    ns_spawn "$client" perl "$work/holder.pl" "$2" "${3:-80}" "$work/$1.fifo" "$work/$1.log"
+    await_log "$1" 1
+}
+# await_log NAME LINES: wait until the holder's log has LINES lines.
+await_log() {
+    local deadline=$((SECONDS + 20))
+    until (($(wc -l < "$work/$1.log") >= $2)); do
+        ((SECONDS < deadline)) || fail "holder $1 wrote $(wc -l < "$work/$1.log") of $2 lines: $(cat "$work/$1.log")"
+        sleep 0.1
+    done
+}
+say() { echo "$2" > "$work/$1.fifo"; }
+ping_held() { # NAME LINE: one ping on the held connection, expect an echo
+    say "$1" ping
+    await_log "$1" "$2"
+    assert_eq "reply ping" "$(sed -n "$2p" "$work/$1.log")" "the held connection still carries data"
+}
+# The address of the backend a holder is connected to.
+held_by() { sed -n 's/^connected to b\([0-9]\)$/10.0.\1.5/p' "$work/$1.log"; }
+
 # MARK: - ballastd
 
 # e2e_config NODE [LINE...]: NODE's configuration; extra lines are appended
@@ -174,16 +241,20 @@ YAML
     "$BALLASTD" --check-config "$dir/ballast.yaml" >/dev/null || fail "the configuration of $name is invalid"
 }
 
-# e2e_start NODE: start NODE's ballastd and wait for its first sync.
+# e2e_start NODE [OPTION...]: start NODE's ballastd (with these extra
+# options) and wait for its first sync.
 e2e_start() {
     local name=$1 deadline pid
+    shift
     # Not through in_ns: $! must be ballastd itself (ip netns exec execs it)
     # to send it signals.
-    ip netns exec "${node_ns[$name]}" "$BALLASTD" --config "$work/$name/ballast.yaml" \
+    ip netns exec "${node_ns[$name]}" "$BALLASTD" --config "$work/$name/ballast.yaml" "$@" \
         >>"$work/$name/ballastd.log" 2>&1 &
     pid=$!
     node_pid[$name]=$pid
     on_exit kill -9 "$pid"
+    # Once, and after the namespaces: cleanups run newest first.
+    [[ -n $_e2e_logs_on_exit ]] || { on_exit _e2e_show_logs; _e2e_logs_on_exit=1; }
     deadline=$((SECONDS + 60))
     until [[ $(api "$name" status 2>/dev/null) =~ \"health\":\"(ok|degraded)\" ]]; do
         kill -0 "$pid" 2>/dev/null || fail "ballastd of $name exited"
@@ -196,7 +267,8 @@ e2e_start() {
 e2e_stop() {
     local name=$1 signal=${2:-TERM} pid=${node_pid[$1]} status=0
     kill "-$signal" "$pid"
-    wait "$pid" || status=$?
+    # (Quietly: bash reports a job killed by a signal on the wait's stderr.)
+    wait "$pid" 2>/dev/null || status=$?
     if [[ $signal == TERM ]]; then
         assert_eq 0 "$status" "exit status of ballastd of $name on SIGTERM"
     fi
@@ -288,9 +360,11 @@ YAML
 }
 
 # slice_doc SERVICE PORT ENDPOINT...: an EndpointSlice of SERVICE, whose
-# endpoints are ADDRESS@NODE, or ADDRESS@NODE:unready for a not-ready one.
+# endpoints are ADDRESS@NODE, ADDRESS@NODE:unready for a not-ready one, or
+# ADDRESS@NODE:terminating for a terminating one that still serves (a pod
+# shutting down).
 slice_doc() {
-    local service=$1 port=$2 endpoint address node ready
+    local service=$1 port=$2 endpoint address node conditions
     shift 2
     cat <<YAML
 ---
@@ -306,9 +380,12 @@ endpoints:
 YAML
     (($#)) || echo "  []"
     for endpoint; do
-        address=${endpoint%@*} node=${endpoint#*@} ready=true
-        [[ $node != *:unready ]] || { node=${node%:unready}; ready=false; }
-        echo "  - {addresses: [$address], conditions: {ready: $ready}, nodeName: $node}"
+        address=${endpoint%@*} node=${endpoint#*@} conditions="ready: true"
+        case $node in
+            *:unready) conditions="ready: false" ;;
+            *:terminating) conditions="ready: false, serving: true, terminating: true" ;;
+        esac
+        echo "  - {addresses: [$address], conditions: {$conditions}, nodeName: ${node%:*}}"
     done
 }
 
@@ -336,6 +413,56 @@ wait_until() {
     done
 }
 
-# now_ms; ms_since START: a stopwatch in milliseconds.
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
+# await_syncs NODE N: wait until NODE's daemon has finished at least N syncs
+# after this call, for checks that something does NOT change: "N resyncs
+# went by and it is still so" rather than a guessed sleep. Counts changes of
+# lastSync.at in the status API; a sync missed between two polls only makes
+# the wait longer. Needs a short ipvs.resyncInterval to be quick.
+await_syncs() {
+    local name=$1 n=$2 seen=0 last at deadline=$((SECONDS + 60)) re='"lastSync":\{"at":"?([^,"]+)'
+    [[ $(api "$name" status) =~ $re ]] || fail "no sync of $name in its status"
+    last=${BASH_REMATCH[1]}
+    while ((seen < n)); do
+        ((SECONDS < deadline)) || fail "$name finished $seen of $n syncs in 60 s"
+        sleep 0.2
+        [[ $(api "$name" status) =~ $re ]] && at=${BASH_REMATCH[1]} || continue
+        [[ $at == "$last" ]] || { last=$at; ((seen += 1)); }
+    done
+}
+
+# now_ms; ms_since START: a stopwatch in milliseconds (no process started:
+# under emulation starting one takes a good part of a second).
+now_ms() {
+    local t=${EPOCHREALTIME/[.,]/}
+    echo $((t / 1000))
+}
 ms_since() { echo $(($(now_ms) - $1)); }
+
+# ipvs_watch NODE absent|present TEXT SECONDS: wait until TEXT is absent from
+# (or present in) NODE's /proc/net/ip_vs, reading it every 20 ms from one
+# shell that starts no processes, so the moment is seen precisely; prints
+# that moment (now_ms), or fails after SECONDS. The file writes addresses and
+# ports in hex: see hex_endpoint.
+ipvs_watch() {
+    local ns=${node_ns[$1]} want=$2 text=$3 seconds=$4 at
+    at=$(ip netns exec "$ns" bash -c '
+        want=$1 text=$2 deadline=$((${EPOCHREALTIME%[.,]*} + $3))
+        exec {pause}<> <(:)
+        while :; do
+            table=$(< /proc/net/ip_vs)
+            [[ $want == absent && $table != *"$text"* || $want == present && $table == *"$text"* ]] && break
+            ((${EPOCHREALTIME%[.,]*} < deadline)) || exit 1
+            read -t 0.02 -u "$pause" || true
+        done
+        t=${EPOCHREALTIME/[.,]/}
+        echo $((t / 1000))' _ "$want" "$text" "$seconds") ||
+        fail "timed out after $seconds s: $text still ${want/absent/present}${want/present/absent} in /proc/net/ip_vs"
+    echo "$at"
+}
+
+# hex_endpoint ADDRESS PORT: how /proc/net/ip_vs writes ADDRESS:PORT (IPv4).
+hex_endpoint() {
+    local IFS=.
+    # shellcheck disable=SC2086 # split the address on dots
+    printf '%02X%02X%02X%02X:%04X\n' $1 "$2"
+}

@@ -7,7 +7,8 @@
 // 2. reconcile IPVS     — new services exist before anything announces them;
 // 3. replace SNAT table — rules reference the VIP:ports just programmed;
 // 4. remove stale VIPs  — after their virtual services are gone, so no
-//                         packet to a still-announced address is dropped.
+//                         packet to a still-announced address is dropped;
+//                         one still draining connections stays until they end.
 //
 // Ownership: the dummy link is Ballast's alone, so every address on it is
 // Ballast's to remove. An IPVS virtual service is Ballast's when its address
@@ -73,7 +74,15 @@ public struct DataPlaneApplier: Sendable {
             outcome.errors.append(error.description)
         }
 
-        for address in changes.remove {
+        // A VIP that no node announces any more (its Service lost its last
+        // ready endpoint) stays while a virtual service on it still drains
+        // connections at weight 0: removing the address would cut the very
+        // connections the drain keeps, as the kernel no longer delivers their
+        // packets locally. Clients still reach it through their neighbour
+        // caches. One that another node now announces goes at once.
+        let announced = Set(state.announcements.map(\.address))
+        let draining = Self.drainingAddresses(outcome.ipvs.observed)
+        for address in changes.remove where announced.contains(address) || !draining.contains(address) {
             do {
                 try vips.remove(address)
                 outcome.vipsRemoved.append(address)
@@ -82,6 +91,19 @@ public struct DataPlaneApplier: Sendable {
             }
         }
         return outcome
+    }
+
+    /// Addresses of virtual services with a weight-0 destination that still
+    /// has connections.
+    static func drainingAddresses(_ table: [ObservedVirtualService]) -> Set<IPAddress> {
+        var addresses: Set<IPAddress> = []
+        for service in table {
+            guard case .address(let address, _, _) = service.key,
+                  service.destinations.contains(where: { $0.destination.weight == 0 && $0.connectionCount > 0 })
+            else { continue }
+            addresses.insert(address)
+        }
+        return addresses
     }
 
     /// The pools' ranges as prefixes, and every address on Ballast's link as
