@@ -1,6 +1,8 @@
 // Ballast's SNAT table in memory, behaving like NFTablesSNAT where a
-// reconciler can tell: the table holds the canonical form of what was written
-// and is absent until the first write. Tests inject failures and count writes.
+// reconciler can tell: the table is absent until the first write, and an
+// update fails, changing nothing, when the table is missing or an element to
+// delete is not there (libnftables aborts the transaction). Tests inject
+// failures and count writes.
 
 import BallastCore
 import Synchronization
@@ -8,35 +10,45 @@ import Synchronization
 public final class FakeSNATControl: SNATControl {
     public enum Call: Sendable, Hashable {
         case current
-        case replace([SNATRule])
+        case replace(SNATTable)
+        case update(SNATTableChange)
         case removeTable
     }
 
     private struct State {
-        var table: [SNATRule]?
+        var table: SNATTable?
         var calls: [Call] = []
         var failures: [CallKind: DataPlaneError] = [:]
     }
 
     /// Which call an injected failure applies to.
     public enum CallKind: Sendable, Hashable {
-        case current, replace, removeTable
+        case current, replace, update, removeTable
     }
 
     private let state: Mutex<State>
 
-    /// `table`: the rules already there (nil: no table), stored as given, so a
-    /// test can model a table that is not in canonical form.
-    public init(table: [SNATRule]? = nil) {
+    /// `table`: what is already there (nil: no table, or one Ballast did not write).
+    public init(table: SNATTable? = nil) {
         state = Mutex(State(table: table))
     }
 
-    public var table: [SNATRule]? { state.withLock { $0.table } }
+    /// A table already holding `rules`.
+    public convenience init(rules: [SNATRule]) {
+        self.init(table: SNATTable(rules: rules))
+    }
+
+    public var table: SNATTable? { state.withLock { $0.table } }
     public var calls: [Call] { state.withLock { $0.calls } }
 
-    /// The number of times the table was written (replaced or removed).
+    /// The number of times the table was written (replaced, updated or removed).
     public var writeCount: Int {
         calls.filter { if case .current = $0 { false } else { true } }.count
+    }
+
+    /// Changes the table behind the reconciler's back (drift).
+    public func edit(_ body: (inout SNATTable?) -> Void) {
+        state.withLock { body(&$0.table) }
     }
 
     public func fail(_ kind: CallKind, errno: Int32, reason: String = "injected failure") {
@@ -44,6 +56,7 @@ public final class FakeSNATControl: SNATControl {
             let operation = switch kind {
             case .current: "read nftables table inet ballast"
             case .replace: "replace nftables table inet ballast"
+            case .update: "update nftables table inet ballast"
             case .removeTable: "delete nftables table inet ballast"
             }
             s.failures[kind] = DataPlaneError(operation: operation, errno: errno, reason: reason)
@@ -54,23 +67,39 @@ public final class FakeSNATControl: SNATControl {
         state.withLock { $0.failures = [:] }
     }
 
-    public func current() throws(DataPlaneError) -> [SNATRule]? {
-        try record(.current, kind: .current) { $0.table }
+    public func current() throws(DataPlaneError) -> SNATTable? {
+        try record(.current, kind: .current) { s throws(DataPlaneError) in s.table }
     }
 
-    public func replace(with rules: [SNATRule]) throws(DataPlaneError) {
-        try record(.replace(rules), kind: .replace) { $0.table = SNATRule.canonical(rules) }
+    public func replace(with table: SNATTable) throws(DataPlaneError) {
+        try record(.replace(table), kind: .replace) { s throws(DataPlaneError) in s.table = table }
+    }
+
+    public func update(_ change: SNATTableChange) throws(DataPlaneError) {
+        try record(.update(change), kind: .update) { s throws(DataPlaneError) in
+            guard let table = s.table, !table.isEmpty, change.deleteMarks.isSubset(of: table.marks),
+                  change.deleteMasquerades.isSubset(of: table.masquerades) else {
+                throw DataPlaneError(operation: "update nftables table inet ballast (\(change))", errno: 2,
+                                     reason: "No such file or directory")
+            }
+            s.table = table.applying(change)
+        }
     }
 
     public func removeTable() throws(DataPlaneError) {
-        try record(.removeTable, kind: .removeTable) { $0.table = nil }
+        try record(.removeTable, kind: .removeTable) { s throws(DataPlaneError) in s.table = nil }
     }
 
-    private func record<T>(_ call: Call, kind: CallKind, _ body: (inout State) -> T) throws(DataPlaneError) -> T {
+    private func record<T>(_ call: Call, kind: CallKind,
+                           _ body: (inout State) throws(DataPlaneError) -> T) throws(DataPlaneError) -> T {
         let outcome: Result<T, DataPlaneError> = state.withLock { s in
             s.calls.append(call)
             if let failure = s.failures[kind] { return .failure(failure) }
-            return .success(body(&s))
+            do throws(DataPlaneError) {
+                return .success(try body(&s))
+            } catch {
+                return .failure(error)
+            }
         }
         return try outcome.get()
     }

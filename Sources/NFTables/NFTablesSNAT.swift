@@ -8,8 +8,9 @@ import Synchronization
 /// an endpoint on another node, and without SNAT that endpoint replies
 /// straight to the client, which drops the reply.
 ///
-/// The table is written as a whole in one libnftables transaction and read
-/// back through nft's JSON output. No other table is ever read or written.
+/// The table is written as a whole in one libnftables transaction when it is
+/// missing or wrong, and changed by adding and deleting set elements in one
+/// transaction otherwise; it is read back through nft's JSON output. No other table is ever read or written.
 /// Needs `net.ipv4.vs.conntrack=1` (`DataPlaneSysctl.enableIPVSConntrack`).
 /// Shape and reasons: `SNATTableText` and docs/dataplane.md.
 public final class NFTablesSNAT: SNATControl {
@@ -43,14 +44,14 @@ public final class NFTablesSNAT: SNATControl {
 
     private var tableDescription: String { "nftables table inet \(tableName)" }
 
-    public func current() throws(DataPlaneError) -> [SNATRule]? {
+    public func current() throws(DataPlaneError) -> SNATTable? {
         let operation = "read \(tableDescription)"
         let tables = try NFTContext.run("list tables inet", json: true, operation: operation)
         guard try decode(operation, { try SNATTableJSON.listsTable(tables, table: tableName) }) else { return nil }
         let listing = try NFTContext.run("list table inet \(tableName)", json: true, operation: operation)
         switch try decode(operation, { try SNATTableJSON.read(listing, table: tableName, mark: mark) }) {
-        case .rules(let rules):
-            return rules
+        case .table(let contents):
+            return contents
         case .unrecognized(let what):
             logger.warning("SNAT table holds something Ballast did not write; it will be replaced",
                            metadata: ["nft.table": "\(tableName)", "nft.found": "\(what)"])
@@ -58,11 +59,17 @@ public final class NFTablesSNAT: SNATControl {
         }
     }
 
-    public func replace(with rules: [SNATRule]) throws(DataPlaneError) {
-        let canonical = SNATRule.canonical(rules)
-        try NFTContext.run(script(for: canonical), json: false,
-                           operation: "replace \(tableDescription) with \(canonical.count) rule(s)")
-        logger.info("replaced SNAT table", metadata: ["nft.table": "\(tableName)", "nft.rules": "\(canonical.count)"])
+    public func replace(with contents: SNATTable) throws(DataPlaneError) {
+        try NFTContext.run(script(for: contents), json: false, operation: "replace \(tableDescription) with \(contents)")
+        logger.info("replaced SNAT table", metadata: ["nft.table": "\(tableName)", "nft.marks": "\(contents.marks.count)",
+                                                      "nft.masquerades": "\(contents.masquerades.count)"])
+    }
+
+    public func update(_ change: SNATTableChange) throws(DataPlaneError) {
+        guard !change.isEmpty else { return }
+        try NFTContext.run(SNATTableText.updateScript(table: tableName, change: change), json: false,
+                           operation: "update \(tableDescription) (\(change))")
+        logger.info("updated SNAT table", metadata: ["nft.table": "\(tableName)", "nft.change": "\(change)"])
     }
 
     public func removeTable() throws(DataPlaneError) {
@@ -71,9 +78,9 @@ public final class NFTablesSNAT: SNATControl {
         logger.info("deleted SNAT table", metadata: ["nft.table": "\(tableName)"])
     }
 
-    /// The nft script `replace(with:)` runs for `rules` (for `ballastctl`, docs and tests).
-    public func script(for rules: [SNATRule]) -> String {
-        SNATTableText.replaceScript(table: tableName, mark: mark, rules: SNATRule.canonical(rules))
+    /// The nft script `replace(with:)` runs for `contents` (for `ballastctl`, docs and tests).
+    public func script(for contents: SNATTable) -> String {
+        SNATTableText.replaceScript(table: tableName, mark: mark, contents: contents)
     }
 
     private func decode<T>(_ operation: String, _ body: () throws -> T) throws(DataPlaneError) -> T {

@@ -7,9 +7,10 @@ enum SNATTableJSON {
     /// What `nft -j list table inet NAME` printed.
     enum Reading: Equatable {
         /// The table holds exactly the shape `SNATTableText` writes with this mark.
-        case rules([SNATRule])
+        case table(SNATTable)
         /// The table exists but holds something else (another mark, an edit by
-        /// hand): it must be rewritten.
+        /// hand, the one-rule-per-Service layout of Ballast before named
+        /// sets): it must be rewritten.
         case unrecognized(String)
     }
 
@@ -22,9 +23,9 @@ enum SNATTableJSON {
     }
 
     static func read(_ json: String, table: String, mark: UInt32) throws -> Reading {
+        var sets: [SNATTableText.SetName: [JSONValue]] = [:]
         var chains: [String: [String: JSONValue]] = [:]
-        var marked: [SNATKey] = []
-        var masqueraded: [SNATRule] = []
+        var rules: [String: Set<AddressFamily>] = [:]
         for object in try objects(json) {
             guard let (kind, value) = object.first, object.count == 1, case .object(let body) = value else {
                 return .unrecognized("an entry that is not a single named object")
@@ -32,6 +33,19 @@ enum SNATTableJSON {
             switch kind {
             case "metainfo", "table":
                 continue
+            case "set":
+                guard case .string(let name)? = body["name"], let set = SNATTableText.SetName(rawValue: name),
+                      sets[set] == nil else {
+                    return .unrecognized("a set Ballast did not write (\(body["name"].map { "\($0)" } ?? "no name"))")
+                }
+                guard Set(body.keys).isSubset(of: setKeys), body["type"] == .array(set.type.map { .string($0) }) else {
+                    return .unrecognized("set \(name) of another type or with flags, options or comments")
+                }
+                switch body["elem"] {
+                case nil: sets[set] = []
+                case .array(let elements)?: sets[set] = elements
+                default: return .unrecognized("set \(name) with malformed elements")
+                }
             case "chain":
                 guard case .string(let name)? = body["name"] else { return .unrecognized("a chain without a name") }
                 chains[name] = body
@@ -43,27 +57,28 @@ enum SNATTableJSON {
                     guard case .object(let o) = expression, o.count == 1, let entry = o.first else { return nil }
                     return (entry.key, entry.value)
                 }
-                guard statements.count == expressions.count else { return .unrecognized("a malformed rule in \(chain)") }
+                guard statements.count == expressions.count, body["comment"] == nil else {
+                    return .unrecognized("a malformed or commented rule in \(chain)")
+                }
+                let family: AddressFamily?
                 switch chain {
                 case SNATTableText.prerouteChain:
-                    guard let key = markRule(statements, mark: mark) else {
-                        return .unrecognized("a rule in \(chain) that is not a mark rule for mark \(hex(mark))")
-                    }
-                    marked.append(key)
+                    family = markRule(statements, mark: mark)
                 case SNATTableText.postrouteChain:
-                    guard let rule = masqueradeRule(statements, mark: mark) else {
-                        return .unrecognized("a rule in \(chain) that is not a masquerade rule for mark \(hex(mark))")
-                    }
-                    masqueraded.append(rule)
+                    family = masqueradeRule(statements, mark: mark)
                 default:
                     return .unrecognized("a rule in unknown chain \(chain)")
+                }
+                guard let family, rules[chain, default: []].insert(family).inserted else {
+                    return .unrecognized("a rule in \(chain) that is not one of Ballast's for mark \(SNATTableText.hex(mark))")
                 }
             default:
                 return .unrecognized("a \(kind) object")
             }
         }
 
-        if chains.isEmpty { return marked.isEmpty && masqueraded.isEmpty ? .rules([]) : .unrecognized("rules without chains") }
+        if sets.isEmpty && chains.isEmpty && rules.isEmpty { return .table(SNATTable()) }
+        guard sets.count == SNATTableText.SetName.allCases.count else { return .unrecognized("a set missing") }
         guard chains.count == 2,
               isBaseChain(chains[SNATTableText.prerouteChain], type: "filter", hook: "prerouting",
                           priority: SNATTableText.markPriority),
@@ -71,107 +86,90 @@ enum SNATTableJSON {
                           priority: SNATTableText.masqueradePriority) else {
             return .unrecognized("chains other than the mark and masquerade base chains")
         }
-        let keys = masqueraded.map(SNATKey.init)
-        guard !masqueraded.isEmpty, Set(keys).count == keys.count, Set(marked).count == marked.count,
-              Set(marked) == Set(keys) else {
-            return .unrecognized("mark rules that do not pair one to one with masquerade rules")
+        guard rules[SNATTableText.prerouteChain]?.count == 2, rules[SNATTableText.postrouteChain]?.count == 2 else {
+            return .unrecognized("a mark or masquerade rule missing")
         }
-        return .rules(masqueraded.sorted())
+        var contents = SNATTable()
+        for (set, elements) in sets {
+            for element in elements {
+                guard case .object(let o) = element, o.count == 1, case .array(let values)? = o["concat"] else {
+                    return .unrecognized("an element of set \(set.rawValue) with options or of another shape")
+                }
+                if set.isMark {
+                    guard values.count == 3, case .string(let text) = values[0], let vip = IPAddress(text),
+                          vip.family == set.family, let proto = transportProtocol(values[1]),
+                          let port = portNumber(values[2]) else {
+                        return .unrecognized("an element of set \(set.rawValue) that is not VIP . protocol . port")
+                    }
+                    contents.marks.insert(SNATMatch(address: vip, protocol: proto, port: port))
+                } else {
+                    guard values.count == 2, case .string(let vipText) = values[0], let vip = IPAddress(vipText),
+                          case .string(let destinationText) = values[1], let destination = IPAddress(destinationText),
+                          vip.family == set.family, destination.family == set.family else {
+                        return .unrecognized("an element of set \(set.rawValue) that is not VIP . destination")
+                    }
+                    contents.masquerades.insert(SNATPair(address: vip, destination: destination))
+                }
+            }
+        }
+        // No elements means no chains (`SNATTableText`): chains hooked to
+        // empty sets are not what Ballast would write.
+        guard !contents.isEmpty else { return .unrecognized("chains and sets without elements") }
+        return .table(contents)
     }
+
+    /// The members of a set object that Ballast's sets have; anything else
+    /// (flags, timeouts, a size, a comment) is an edit.
+    private static let setKeys: Set<String> = ["family", "name", "table", "type", "handle", "elem"]
 
     // MARK: - Rules
 
-    /// VIP, port and protocol: what a mark rule matches and what identifies an SNAT rule.
-    struct SNATKey: Hashable {
-        var address: IPAddress
-        var port: UInt16
-        var `protocol`: IPVSProtocol
-
-        init(address: IPAddress, port: UInt16, protocol: IPVSProtocol) {
-            self.address = address
-            self.port = port
-            self.protocol = `protocol`
+    /// `ip daddr . meta l4proto . th dport @mark4 meta mark set meta mark | MARK`
+    /// (or ip6 and @mark6); returns the family.
+    private static func markRule(_ statements: [(String, JSONValue)], mark: UInt32) -> AddressFamily? {
+        for family in AddressFamily.allCases {
+            let expected: [(String, JSONValue)] = [
+                ("match", .object([
+                    "op": .string("=="),
+                    "left": .object(["concat": .array([
+                        payload(SNATTableText.nftFamily(family), "daddr"), meta("l4proto"), payload("th", "dport"),
+                    ])]),
+                    "right": .string("@" + SNATTableText.SetName.mark(family).rawValue),
+                ])),
+                ("mangle", .object([
+                    "key": meta("mark"),
+                    "value": .object(["|": .array([meta("mark"), .number(Double(mark))])]),
+                ])),
+            ]
+            if statements.elementsEqual(expected, by: { $0.0 == $1.0 && $0.1 == $1.1 }) { return family }
         }
+        return nil
+    }
 
-        init(_ rule: SNATRule) {
-            self.init(address: rule.address, port: rule.port, protocol: rule.protocol)
+    /// `meta mark & MARK == MARK ct original ip daddr . ip daddr @masquerade4 masquerade`
+    /// (or ip6 and @masquerade6); returns the family.
+    private static func masqueradeRule(_ statements: [(String, JSONValue)], mark: UInt32) -> AddressFamily? {
+        for family in AddressFamily.allCases {
+            let ip = SNATTableText.nftFamily(family)
+            let expected: [(String, JSONValue)] = [
+                ("match", .object([
+                    "op": .string("=="),
+                    "left": .object(["&": .array([meta("mark"), .number(Double(mark))])]),
+                    "right": .number(Double(mark)),
+                ])),
+                ("match", .object([
+                    "op": .string("=="),
+                    "left": .object(["concat": .array([
+                        .object(["ct": .object(["key": .string("\(ip) daddr"), "dir": .string("original")])]),
+                        payload(ip, "daddr"),
+                    ])]),
+                    "right": .string("@" + SNATTableText.SetName.masquerade(family).rawValue),
+                ])),
+                ("masquerade", .null),
+            ]
+            if statements.elementsEqual(expected, by: { $0.0 == $1.0 && $0.1 == $1.1 }) { return family }
         }
-    }
-
-    /// `ip daddr VIP tcp dport PORT meta mark set meta mark | MARK`
-    private static func markRule(_ statements: [(String, JSONValue)], mark: UInt32) -> SNATKey? {
-        guard statements.count == 3,
-              let (family, address) = payloadMatch(statements[0], field: "daddr"),
-              case .address(let vip) = address, family == nftFamily(vip),
-              let (transport, port) = payloadMatch(statements[1], field: "dport"),
-              let proto = IPVSProtocol(rawValue: transport), case .port(let portNumber) = port,
-              statements[2].0 == "mangle", case .object(let mangle) = statements[2].1,
-              mangle["key"] == meta("mark"),
-              mangle["value"] == .object(["|": .array([meta("mark"), .number(Double(mark))])]) else { return nil }
-        return SNATKey(address: vip, port: portNumber, protocol: proto)
-    }
-
-    /// `meta mark & MARK == MARK ct original ip daddr VIP meta l4proto tcp
-    /// ct original proto-dst PORT ip daddr { DESTINATIONS } masquerade`
-    private static func masqueradeRule(_ statements: [(String, JSONValue)], mark: UInt32) -> SNATRule? {
-        guard statements.count == 6,
-              let markTest = match(statements[0]),
-              markTest.left == .object(["&": .array([meta("mark"), .number(Double(mark))])]),
-              markTest.right == .number(Double(mark)),
-              let vipMatch = match(statements[1]), case .object(let ct) = vipMatch.left,
-              case .object(let ctKey)? = ct["ct"], ctKey["dir"] == .string("original"),
-              case .string(let ctField)? = ctKey["key"],
-              case .string(let vipText) = vipMatch.right, let vip = IPAddress(vipText),
-              ctField == "\(nftFamily(vip)) daddr",
-              let protoMatch = match(statements[2]), protoMatch.left == meta("l4proto"),
-              let proto = transportProtocol(protoMatch.right),
-              let portMatch = match(statements[3]),
-              portMatch.left == .object(["ct": .object(["key": .string("proto-dst"), "dir": .string("original")])]),
-              let port = portNumber(portMatch.right),
-              let (family, destinations) = payloadMatch(statements[4], field: "daddr"), family == nftFamily(vip),
-              statements[5].0 == "masquerade", statements[5].1 == .null else { return nil }
-        let addresses: [IPAddress]
-        switch destinations {
-        case .address(let a): addresses = [a]
-        case .addresses(let list): addresses = list
-        case .port: return nil
-        }
-        guard addresses.allSatisfy({ $0.family == vip.family }) else { return nil }
-        return SNATRule(address: vip, port: port, protocol: proto, destinations: addresses)
-    }
-
-    private enum PayloadValue {
-        case address(IPAddress)
-        case addresses([IPAddress])
-        case port(UInt16)
-    }
-
-    /// `PROTOCOL FIELD == VALUE` on packet payload, e.g. `ip daddr 192.0.2.10`,
-    /// `tcp dport 80` or `ip6 daddr { … }`.
-    private static func payloadMatch(_ statement: (String, JSONValue), field: String) -> (String, PayloadValue)? {
-        guard let m = match(statement), case .object(let left) = m.left, case .object(let payload)? = left["payload"],
-              payload["field"] == .string(field), case .string(let proto)? = payload["protocol"] else { return nil }
-        if let port = portNumber(m.right) { return (proto, .port(port)) }
-        switch m.right {
-        case .string(let text):
-            return IPAddress(text).map { (proto, .address($0)) }
-        case .object(let set):
-            guard set.count == 1, case .array(let elements)? = set["set"] else { return nil }
-            var addresses: [IPAddress] = []
-            for element in elements {
-                guard case .string(let text) = element, let a = IPAddress(text) else { return nil }
-                addresses.append(a)
-            }
-            return (proto, .addresses(addresses))
-        default:
-            return nil
-        }
-    }
-
-    private static func match(_ statement: (String, JSONValue)) -> (left: JSONValue, right: JSONValue)? {
-        guard statement.0 == "match", case .object(let m) = statement.1, m["op"] == .string("=="),
-              let left = m["left"], let right = m["right"] else { return nil }
-        return (left, right)
+        return nil
     }
 
     private static func isBaseChain(_ chain: [String: JSONValue]?, type: String, hook: String, priority: Int) -> Bool {
@@ -181,6 +179,10 @@ enum SNATTableJSON {
     }
 
     private static func meta(_ key: String) -> JSONValue { .object(["meta": .object(["key": .string(key)])]) }
+
+    private static func payload(_ proto: String, _ field: String) -> JSONValue {
+        .object(["payload": .object(["protocol": .string(proto), "field": .string(field)])])
+    }
 
     /// nft prints protocols by name unless asked for numbers; accept both.
     private static func transportProtocol(_ value: JSONValue) -> IPVSProtocol? {
@@ -195,10 +197,6 @@ enum SNATTableJSON {
         guard case .number(let n) = value else { return nil }
         return UInt16(exactly: n)
     }
-
-    private static func nftFamily(_ address: IPAddress) -> String { address.family == .ipv4 ? "ip" : "ip6" }
-
-    private static func hex(_ value: UInt32) -> String { "0x" + String(value, radix: 16) }
 
     /// The entries of the top-level `{"nftables": [...]}` array.
     private static func objects(_ json: String) throws -> [[String: JSONValue]] {

@@ -1,20 +1,25 @@
 import BallastCore
 
-/// The text and JSON forms of Ballast's SNAT table. Pure: the kernel I/O is
-/// in `NFTablesSNAT`.
+/// The text form of Ballast's SNAT table and of changes to its elements. Pure:
+/// the kernel I/O is in `NFTablesSNAT`, the read-back in `SNATTableJSON`.
 ///
-/// Shape, for one rule (IPv4, TCP 192.0.2.10:80 → 10.0.0.5, 10.0.0.6):
+/// Shape, for TCP 192.0.2.10:80 → 10.0.0.5, 10.0.0.6 (both on other nodes):
 ///
 ///     table inet ballast {
 ///         comment "…"
+///         set mark4 { type ipv4_addr . inet_proto . inet_service; elements = { 192.0.2.10 . 6 . 80 } }
+///         set mark6 { type ipv6_addr . inet_proto . inet_service }
+///         set masquerade4 { type ipv4_addr . ipv4_addr; elements = { 192.0.2.10 . 10.0.0.5, 192.0.2.10 . 10.0.0.6 } }
+///         set masquerade6 { type ipv6_addr . ipv6_addr }
 ///         chain prerouting {
 ///             type filter hook prerouting priority -150; policy accept;
-///             ip daddr 192.0.2.10 tcp dport 80 meta mark set meta mark | 0x10000000
+///             ip daddr . meta l4proto . th dport @mark4 meta mark set meta mark | 0x10000000
+///             ip6 daddr . meta l4proto . th dport @mark6 meta mark set meta mark | 0x10000000
 ///         }
 ///         chain postrouting {
 ///             type nat hook postrouting priority srcnat; policy accept;
-///             meta mark & 0x10000000 == 0x10000000 ct original ip daddr 192.0.2.10 meta l4proto tcp
-///                 ct original proto-dst 80 ip daddr { 10.0.0.5, 10.0.0.6 } masquerade
+///             meta mark & 0x10000000 == 0x10000000 ct original ip daddr . ip daddr @masquerade4 masquerade
+///             meta mark & 0x10000000 == 0x10000000 ct original ip6 daddr . ip6 daddr @masquerade6 masquerade
 ///         }
 ///     }
 ///
@@ -25,12 +30,20 @@ import BallastCore
 /// - The mark bit is OR-ed in and tested with a mask, so other users of the
 ///   packet mark (kube-proxy uses 0x4000, Calico the high bits) keep theirs.
 /// - At postrouting the destination is already the real server: masquerade
-///   only towards this rule's destinations (endpoints on other nodes), and only
-///   for connections that were addressed to this rule's VIP and port (the
-///   conntrack original tuple), so one VIP's rule cannot leak onto another's.
+///   only connections that were marked, that were addressed to a VIP (the
+///   conntrack original tuple) and that leave towards an endpoint on another
+///   node for that VIP. The port is in the mark, not in the pair (see
+///   `SNATPair`); `ct original proto-dst` could not be concatenated anyway
+///   (nft rejects it as variable-sized).
+/// - Named sets, not a rule per Service: one hash lookup per packet instead of
+///   a linear rule walk, and writing or listing 10,000 Services is cheap
+///   (every anonymous set added was looked up among all the others: O(n²)).
+///   A change is an element add or delete; the rules never change.
 /// - One inet table serves both families; the address matches select one.
-/// - No rules means no chains: no hooks and no conntrack work for a node that
-///   needs no source NAT.
+/// - No elements means no sets and no chains: no hooks and no conntrack work
+///   for a node that needs no source NAT.
+/// - Protocols are written as numbers: names go through the node's
+///   /etc/protocols, numbers do not (nft prints names when it knows them).
 enum SNATTableText {
     static let prerouteChain = "prerouting"
     static let postrouteChain = "postrouting"
@@ -40,33 +53,57 @@ enum SNATTableText {
     /// NF_IP_PRI_NAT_SRC, nft's "srcnat".
     static let masqueradePriority = 100
 
+    /// The four sets, one per role and address family.
+    enum SetName: String, CaseIterable {
+        case mark4, mark6, masquerade4, masquerade6
+
+        var family: AddressFamily { self == .mark4 || self == .masquerade4 ? .ipv4 : .ipv6 }
+        var isMark: Bool { self == .mark4 || self == .mark6 }
+
+        /// nft's set type.
+        var type: [String] {
+            let address = family == .ipv4 ? "ipv4_addr" : "ipv6_addr"
+            return isMark ? [address, "inet_proto", "inet_service"] : [address, address]
+        }
+
+        static func mark(_ family: AddressFamily) -> Self { family == .ipv4 ? .mark4 : .mark6 }
+        static func masquerade(_ family: AddressFamily) -> Self { family == .ipv4 ? .masquerade4 : .masquerade6 }
+    }
+
     /// The nft script that replaces the table atomically: libnftables applies
     /// one buffer as one transaction. Creating the table first makes the
     /// delete succeed whether or not it existed.
-    static func replaceScript(table: String, mark: UInt32, rules: [SNATRule]) -> String {
+    static func replaceScript(table: String, mark: UInt32, contents: SNATTable) -> String {
         var lines = [
             "table inet \(table) {}",
             "delete table inet \(table)",
             "table inet \(table) {",
             "\tcomment \"Ballast source NAT for Cluster traffic policy; owned by ballastd, replaced as a whole\"",
         ]
-        if !rules.isEmpty {
+        if !contents.isEmpty {
+            let elements = elementsBySet(marks: contents.marks, masquerades: contents.masquerades)
+            for set in SetName.allCases {
+                lines.append("\tset \(set.rawValue) {")
+                lines.append("\t\ttype \(set.type.joined(separator: " . "))")
+                if let list = elements[set], !list.isEmpty {
+                    lines.append("\t\telements = { " + list.joined(separator: ",\n\t\t\t") + " }")
+                }
+                lines.append("\t}")
+            }
             let markHex = hex(mark)
             lines.append("\tchain \(prerouteChain) {")
             lines.append("\t\ttype filter hook prerouting priority \(markPriority); policy accept;")
-            for rule in rules {
-                lines.append("\t\t\(family(rule.address)) daddr \(rule.address) \(rule.protocol.rawValue) dport \(rule.port) "
+            for family in [AddressFamily.ipv4, .ipv6] {
+                lines.append("\t\t\(nftFamily(family)) daddr . meta l4proto . th dport @\(SetName.mark(family).rawValue) "
                                  + "meta mark set meta mark | \(markHex)")
             }
             lines.append("\t}")
             lines.append("\tchain \(postrouteChain) {")
             lines.append("\t\ttype nat hook postrouting priority srcnat; policy accept;")
-            for rule in rules {
-                let destinations = rule.destinations.map(\.description).joined(separator: ", ")
-                lines.append("\t\tmeta mark & \(markHex) == \(markHex) "
-                                 + "ct original \(family(rule.address)) daddr \(rule.address) "
-                                 + "meta l4proto \(rule.protocol.rawValue) ct original proto-dst \(rule.port) "
-                                 + "\(family(rule.address)) daddr { \(destinations) } masquerade")
+            for family in [AddressFamily.ipv4, .ipv6] {
+                let ip = nftFamily(family)
+                lines.append("\t\tmeta mark & \(markHex) == \(markHex) ct original \(ip) daddr . \(ip) daddr "
+                                 + "@\(SetName.masquerade(family).rawValue) masquerade")
             }
             lines.append("\t}")
         }
@@ -74,16 +111,44 @@ enum SNATTableText {
         return lines.joined(separator: "\n") + "\n"
     }
 
+    /// The nft script that applies `change` to the sets, in one transaction:
+    /// deletes first, then adds. A delete of an element that is not there
+    /// fails the whole transaction, so a drifted table is never half-updated.
+    static func updateScript(table: String, change: SNATTableChange) -> String {
+        var lines: [String] = []
+        for (verb, marks, masquerades) in [("delete", change.deleteMarks, change.deleteMasquerades),
+                                           ("add", change.addMarks, change.addMasquerades)] {
+            let elements = elementsBySet(marks: marks, masquerades: masquerades)
+            for set in SetName.allCases {
+                guard let list = elements[set], !list.isEmpty else { continue }
+                lines.append("\(verb) element inet \(table) \(set.rawValue) { " + list.joined(separator: ", ") + " }")
+            }
+        }
+        return lines.map { $0 + "\n" }.joined()
+    }
+
     static func deleteScript(table: String) -> String {
         "table inet \(table) {}\ndelete table inet \(table)\n"
     }
 
-    /// nft's name for the network-layer protocol of an address.
-    private static func family(_ address: IPAddress) -> String {
-        address.family == .ipv4 ? "ip" : "ip6"
+    /// Each set's elements in nft syntax, sorted so that scripts are stable.
+    private static func elementsBySet(marks: Set<SNATMatch>, masquerades: Set<SNATPair>) -> [SetName: [String]] {
+        var elements: [SetName: [String]] = [:]
+        for m in marks.sorted() {
+            elements[.mark(m.address.family), default: []].append("\(m.address) . \(m.protocol.number) . \(m.port)")
+        }
+        for p in masquerades.sorted() where p.destination.family == p.address.family {
+            elements[.masquerade(p.address.family), default: []].append("\(p.address) . \(p.destination)")
+        }
+        return elements
     }
 
-    private static func hex(_ value: UInt32) -> String {
+    /// nft's name for the network-layer protocol of a family.
+    static func nftFamily(_ family: AddressFamily) -> String {
+        family == .ipv4 ? "ip" : "ip6"
+    }
+
+    static func hex(_ value: UInt32) -> String {
         "0x" + String(value, radix: 16)
     }
 }

@@ -71,50 +71,98 @@ private func ips(_ texts: [String]) -> Set<IPAddress> { Set(texts.map(ip)) }
     /// TCP 192.0.2.10:80 masqueraded towards `destinations`.
     static func web(_ destinations: [String]) -> SNATRule { rule("192.0.2.10", 80, .tcp, destinations) }
 
-    @Test func canonicalFormMergesDeduplicatesSortsAndDropsWhatCannotBeMasqueraded() {
+    static func mark(_ address: String, _ port: UInt16, _ proto: IPVSProtocol) -> SNATMatch {
+        SNATMatch(address: ip(address), protocol: proto, port: port)
+    }
+
+    static func pair(_ address: String, _ destination: String) -> SNATPair {
+        SNATPair(address: ip(address), destination: ip(destination))
+    }
+
+    @Test func rulesBecomeMarksAndPairsDroppingWhatCannotBeMasqueraded() {
         let rules = [
             Self.rule("2001:db8::10", 443, .tcp, ["2001:db8:1::5"]),
             Self.rule("192.0.2.10", 80, .tcp, ["10.0.0.6", "10.0.0.5"]),
             Self.rule("192.0.2.10", 53, .udp, []),
             Self.rule("192.0.2.10", 80, .tcp, ["10.0.0.5", "10.0.0.7", "2001:db8:1::9"]),
+            Self.rule("192.0.2.10", 8080, .tcp, ["10.0.0.5"]),
             Self.rule("192.0.2.9", 80, .sctp, ["2001:db8:1::9"]),
         ]
-        #expect(SNATRule.canonical(rules) == [
-            Self.rule("192.0.2.10", 80, .tcp, ["10.0.0.5", "10.0.0.6", "10.0.0.7"]),
-            Self.rule("2001:db8::10", 443, .tcp, ["2001:db8:1::5"]),
-        ])
-        #expect(SNATRule.canonical(SNATRule.canonical(rules)) == SNATRule.canonical(rules))
+        #expect(SNATTable(rules: rules) == SNATTable(
+            marks: [Self.mark("192.0.2.10", 80, .tcp), Self.mark("192.0.2.10", 8080, .tcp),
+                    Self.mark("2001:db8::10", 443, .tcp)],
+            masquerades: [Self.pair("192.0.2.10", "10.0.0.5"), Self.pair("192.0.2.10", "10.0.0.6"),
+                          Self.pair("192.0.2.10", "10.0.0.7"), Self.pair("2001:db8::10", "2001:db8:1::5")]))
+        #expect(SNATTable(rules: []).isEmpty)
+    }
+
+    @Test func aLocalServiceSharingTheVIPIsNotMarked() {
+        // A Cluster Service on TCP 80 and a Local one on TCP 443 of the same
+        // VIP: the Local Service has no rule, so its port gets no mark, and
+        // the pair (VIP, 10.0.0.5) alone cannot masquerade its connections.
+        let table = SNATTable(rules: [Self.web(["10.0.0.5"])])
+        #expect(table.marks == [Self.mark("192.0.2.10", 80, .tcp)])
+        #expect(!table.marks.contains(Self.mark("192.0.2.10", 443, .tcp)))
+    }
+
+    @Test func aChangeIsTheElementsAddedAndDeleted() {
+        let old = SNATTable(rules: [Self.web(["10.0.0.5", "10.0.0.6"]), Self.rule("192.0.2.11", 53, .udp, ["10.0.0.5"])])
+        let new = SNATTable(rules: [Self.web(["10.0.0.6", "10.0.0.7"]), Self.rule("192.0.2.10", 443, .tcp, ["10.0.0.7"])])
+        let change = SNATTableChange(from: old, to: new)
+        #expect(change == SNATTableChange(
+            addMarks: [Self.mark("192.0.2.10", 443, .tcp)], deleteMarks: [Self.mark("192.0.2.11", 53, .udp)],
+            addMasquerades: [Self.pair("192.0.2.10", "10.0.0.7")],
+            deleteMasquerades: [Self.pair("192.0.2.10", "10.0.0.5"), Self.pair("192.0.2.11", "10.0.0.5")]))
+        #expect(old.applying(change) == new)
+        #expect(SNATTableChange(from: new, to: new).isEmpty)
     }
 
     @Test func writesAMissingTable() throws {
         let fake = FakeSNATControl()
         #expect(try SNATReconcile.apply(desired: [Self.web(["10.0.0.5"])], to: fake))
-        #expect(fake.table == [Self.web(["10.0.0.5"])])
-        #expect(fake.writeCount == 1)
+        #expect(fake.table == SNATTable(rules: [Self.web(["10.0.0.5"])]))
+        #expect(fake.calls == [.current, .replace(SNATTable(rules: [Self.web(["10.0.0.5"])]))])
     }
 
     @Test func writesNothingWhenTheTableIsAlreadyRight() throws {
-        let fake = FakeSNATControl(table: [Self.web(["10.0.0.5", "10.0.0.6"])])
-        // Same rules in another order and with a duplicate: same canonical table.
+        let fake = FakeSNATControl(rules: [Self.web(["10.0.0.5", "10.0.0.6"])])
+        // Same rules in another order and with a duplicate: same table.
         #expect(try !SNATReconcile.apply(desired: [Self.web(["10.0.0.6", "10.0.0.5", "10.0.0.5"])], to: fake))
         #expect(fake.calls == [.current])
     }
 
-    @Test func replacesADifferentTableAsAWhole() throws {
-        let fake = FakeSNATControl(table: [Self.web(["10.0.0.5"])])
-        #expect(try SNATReconcile.apply(desired: [Self.web(["10.0.0.6"]), Self.rule("192.0.2.10", 443, .tcp, ["10.0.0.6"])], to: fake))
-        #expect(fake.table == [Self.web(["10.0.0.6"]), Self.rule("192.0.2.10", 443, .tcp, ["10.0.0.6"])])
+    @Test func aChangedTableGetsOnlyTheElementsThatDiffer() throws {
+        let fake = FakeSNATControl(rules: [Self.web(["10.0.0.5"])])
+        let desired = [Self.web(["10.0.0.6"]), Self.rule("192.0.2.10", 443, .tcp, ["10.0.0.6"])]
+        #expect(try SNATReconcile.apply(desired: desired, to: fake))
+        #expect(fake.table == SNATTable(rules: desired))
+        #expect(fake.calls == [.current, .update(SNATTableChange(
+            addMarks: [Self.mark("192.0.2.10", 443, .tcp)],
+            addMasquerades: [Self.pair("192.0.2.10", "10.0.0.6")],
+            deleteMasquerades: [Self.pair("192.0.2.10", "10.0.0.5")]))])
+    }
+
+    @Test(arguments: [
+        // Missing or not Ballast's.
+        (nil, [SNATReconcileTests.web(["10.0.0.5"])]),
+        // Empty to non-empty: the sets and chains appear.
+        (SNATTable(), [SNATReconcileTests.web(["10.0.0.5"])]),
+        // Non-empty to empty: the chains go, and with them the hooks.
+        (SNATTable(rules: [SNATReconcileTests.web(["10.0.0.5"])]), []),
+    ] as [(SNATTable?, [SNATRule])])
+    func theWholeTableIsWrittenWhenItIsMissingOrChainsComeOrGo(current: SNATTable?, desired: [SNATRule]) {
+        #expect(SNATReconcile.write(from: current, to: SNATTable(rules: desired)) == .replaced)
     }
 
     @Test func nothingToMasqueradeStillWritesAnEmptyTableOnce() throws {
         let fake = FakeSNATControl()
         #expect(try SNATReconcile.apply(desired: [], to: fake))
-        #expect(fake.table == [])
+        #expect(fake.table == SNATTable())
         #expect(try !SNATReconcile.apply(desired: [Self.rule("192.0.2.10", 53, .udp, [])], to: fake))
     }
 
     @Test func aTableThatCannotBeReadIsNotOverwritten() {
-        let fake = FakeSNATControl(table: [])
+        let fake = FakeSNATControl(table: SNATTable())
         fake.fail(.current, errno: 1)
         #expect(throws: DataPlaneError.self) { try SNATReconcile.apply(desired: [Self.web(["10.0.0.5"])], to: fake) }
         #expect(fake.writeCount == 0)

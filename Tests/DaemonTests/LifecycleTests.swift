@@ -16,7 +16,7 @@ import Testing
         let mark = VirtualServiceKey.firewallMark(1, family: .ipv4)
         let ipvs = FakeIPVS([ours, onLinkOnly, kubeProxy, mark].map { ObservedVirtualService(key: $0, scheduler: .rr) })
         let vips = FakeVIPControl(linkExists: true, addresses: [IPAddress("203.0.113.7")!])
-        let snat = FakeSNATControl(table: [])
+        let snat = FakeSNATControl(table: SNATTable())
 
         let report = Cleanup.run(ipvs: ipvs, vips: vips, snat: snat, pools: testConfiguration().pools, logger: quietLogger)
         #expect(report.deletedServices == [ours, onLinkOnly])

@@ -7,28 +7,53 @@ import Testing
     static let rule = SNATRule(address: IPAddress("192.0.2.10")!, port: 80, protocol: .tcp,
                                destinations: [IPAddress("10.0.0.6")!, IPAddress("10.0.0.5")!])
 
+    static let table = SNATTable(rules: [rule])
+
     @Test func readsTheKernelOnceThenAnswersFromMemory() throws {
-        let fake = FakeSNATControl(table: [Self.rule])
+        let fake = FakeSNATControl(table: Self.table)
         let snat = RememberedSNATControl(wrapping: fake)
-        #expect(try snat.current() == [Self.rule])
-        #expect(try snat.current() == [Self.rule])
+        #expect(try snat.current() == Self.table)
+        #expect(try snat.current() == Self.table)
         #expect(fake.calls == [.current])
     }
 
-    @Test func aReplaceIsRememberedInCanonicalForm() throws {
+    @Test func aReplaceIsRemembered() throws {
         let fake = FakeSNATControl()
         let snat = RememberedSNATControl(wrapping: fake)
-        try snat.replace(with: [Self.rule])
-        #expect(try snat.current() == SNATRule.canonical([Self.rule]))
-        #expect(fake.calls == [.replace([Self.rule])])
+        try snat.replace(with: Self.table)
+        #expect(try snat.current() == Self.table)
+        #expect(fake.calls == [.replace(Self.table)])
+    }
+
+    @Test func anUpdateIsAppliedToWhatWasRemembered() throws {
+        let fake = FakeSNATControl(table: Self.table)
+        let snat = RememberedSNATControl(wrapping: fake)
+        _ = try snat.current()
+        let change = SNATTableChange(addMasquerades: [SNATPair(address: IPAddress("192.0.2.10")!,
+                                                               destination: IPAddress("10.0.0.7")!)])
+        try snat.update(change)
+        #expect(try snat.current() == Self.table.applying(change))
+        #expect(fake.calls == [.current, .update(change)])
+    }
+
+    @Test func aFailedUpdateReadsTheKernelAgain() throws {
+        let fake = FakeSNATControl(table: Self.table)
+        let snat = RememberedSNATControl(wrapping: fake)
+        _ = try snat.current()
+        // Deleted by hand: the delete in the update fails and changes nothing.
+        fake.edit { $0 = SNATTable(marks: Self.table.marks) }
+        let change = SNATTableChange(deleteMasquerades: Self.table.masquerades)
+        #expect(throws: DataPlaneError.self) { try snat.update(change) }
+        #expect(try snat.current() == SNATTable(marks: Self.table.marks))
+        #expect(fake.calls == [.current, .update(change), .current])
     }
 
     @Test func forgetReadsTheKernelAgain() throws {
-        let fake = FakeSNATControl(table: [Self.rule])
+        let fake = FakeSNATControl(table: Self.table)
         let snat = RememberedSNATControl(wrapping: fake)
         _ = try snat.current()
         snat.forget()
-        #expect(try snat.current() == [Self.rule])
+        #expect(try snat.current() == Self.table)
         #expect(fake.calls == [.current, .current])
     }
 
@@ -37,7 +62,7 @@ import Testing
         let snat = RememberedSNATControl(wrapping: fake)
         #expect(try snat.current() == nil)
         fake.fail(.replace, errno: 1)
-        #expect(throws: DataPlaneError.self) { try snat.replace(with: [Self.rule]) }
+        #expect(throws: DataPlaneError.self) { try snat.replace(with: Self.table) }
         #expect(try snat.current() == nil)
         #expect(fake.calls.filter { $0 == .current }.count == 2)
     }

@@ -41,6 +41,8 @@ struct NFTablesKernelTests {
 
         """
 
+    static let table = SNATTable(rules: rules)
+
     func listTable(_ ns: TestNetworkNamespace) throws -> [[String: Any]] {
         let root = try #require(try ns.json("nft", "-j", "list", "table", "inet", "ballast") as? [String: Any])
         return try #require(root["nftables"] as? [[String: Any]])
@@ -67,14 +69,14 @@ struct NFTablesKernelTests {
         let snat = try NFTablesSNAT()
         let (before, after) = try await ns.run { () throws(DataPlaneError) in
             let before = try snat.current()
-            try snat.replace(with: Self.rules)
+            try snat.replace(with: Self.table)
             return (before, try snat.current())
         }
         #expect(before == nil)
-        #expect(after == SNATRule.canonical(Self.rules))
+        #expect(after == Self.table)
 
         // Read back by nft itself: two base chains at the verified hooks and
-        // priorities, one mark and one masquerade rule per SNAT rule.
+        // priorities, one mark and one masquerade rule per family, four sets.
         let objects = try listTable(ns)
         let byName = chains(objects)
         #expect(byName.keys.sorted() == ["postrouting", "prerouting"])
@@ -83,13 +85,110 @@ struct NFTablesKernelTests {
         #expect(byName["postrouting"]?["type"] as? String == "nat")
         #expect(byName["postrouting"]?["prio"] as? Int == 100)
         let rules = objects.compactMap { $0["rule"] as? [String: Any] }
-        #expect(rules.filter { $0["chain"] as? String == "prerouting" }.count == 4)
-        #expect(rules.filter { $0["chain"] as? String == "postrouting" }.count == 4)
+        #expect(rules.filter { $0["chain"] as? String == "prerouting" }.count == 2)
+        #expect(rules.filter { $0["chain"] as? String == "postrouting" }.count == 2)
+        let sets = objects.compactMap { $0["set"] as? [String: Any] }
+        #expect(sets.compactMap { $0["name"] as? String }.sorted() == ["mark4", "mark6", "masquerade4", "masquerade6"])
 
         let text = try ns.shellSucceeds("nft", "list", "table", "inet", "ballast")
-        #expect(text.contains("ip6 daddr 2001:db8::10 tcp dport 443 meta mark set meta mark | 0x10000000"))
-        #expect(text.contains("sctp dport 36412"))
-        #expect(text.contains("ip daddr { 10.0.0.5, 10.0.0.6 } masquerade"))
+        #expect(text.contains("ip6 daddr . meta l4proto . th dport @mark6 meta mark set meta mark | 0x10000000"))
+        #expect(text.contains("192.0.2.11 . sctp . 36412"))
+        #expect(text.contains("2001:db8::10 . tcp . 443"))
+        #expect(text.contains("192.0.2.10 . 10.0.0.6"))
+        #expect(text.contains("ct original ip daddr . ip daddr @masquerade4 masquerade"))
+    }
+
+    @Test func anUpdateChangesOnlyElementsAndIsReadBack() async throws {
+        let ns = try await TestNetworkNamespace.make()
+        let snat = try NFTablesSNAT()
+        let changed = SNATTable(rules: [
+            SNATRule(address: IPAddress("192.0.2.10")!, port: 80, protocol: .tcp,
+                     destinations: [IPAddress("10.0.0.6")!, IPAddress("10.0.0.9")!]),
+            SNATRule(address: IPAddress("198.51.100.1")!, port: 8080, protocol: .udp, destinations: [IPAddress("10.0.0.9")!]),
+        ])
+        try await ns.run { () throws(DataPlaneError) in try snat.replace(with: Self.table) }
+        let handles = try ns.shellSucceeds("nft", "-a", "list", "chain", "inet", "ballast", "prerouting")
+        let read = try await ns.run { () throws(DataPlaneError) in
+            try snat.update(SNATTableChange(from: Self.table, to: changed))
+            return try snat.current()
+        }
+        #expect(read == changed)
+        // The chains and rules are the same objects: only set elements changed.
+        #expect(try ns.shellSucceeds("nft", "-a", "list", "chain", "inet", "ballast", "prerouting") == handles)
+    }
+
+    @Test func anUpdateOverADriftedTableFailsWholeAndReconcileRepairsIt() async throws {
+        let ns = try await TestNetworkNamespace.make()
+        let snat = try NFTablesSNAT()
+        try await ns.run { () throws(DataPlaneError) in try snat.replace(with: Self.table) }
+        // Deleted by hand.
+        try ns.shellSucceeds("nft", "delete", "element", "inet", "ballast", "masquerade4", "{ 192.0.2.10 . 10.0.0.5 }")
+        let withoutWeb = Array(Self.rules.dropFirst())
+        let change = SNATTableChange(from: Self.table, to: SNATTable(rules: withoutWeb))
+        let (failed, untouched, repaired) = try await ns.run { () throws(DataPlaneError) in
+            let failed: Bool
+            do {
+                try snat.update(change)
+                failed = false
+            } catch {
+                failed = true
+            }
+            let untouched = try snat.current()
+            try SNATReconcile.apply(desired: Self.rules, to: snat)
+            return (failed, untouched, try snat.current())
+        }
+        #expect(failed)
+        var expected = Self.table
+        expected.masquerades.remove(SNATPair(address: IPAddress("192.0.2.10")!, destination: IPAddress("10.0.0.5")!))
+        #expect(untouched == expected)
+        #expect(repaired == Self.table)
+    }
+
+    @Test func aFlushedTableIsNotOursAndIsReplaced() async throws {
+        let ns = try await TestNetworkNamespace.make()
+        let snat = try NFTablesSNAT()
+        try await ns.run { () throws(DataPlaneError) in try snat.replace(with: Self.table) }
+        try ns.shellSucceeds("nft", "flush", "table", "inet", "ballast")
+        let (found, wrote, fixed) = try await ns.run { () throws(DataPlaneError) in
+            let found = try snat.current()
+            return (found, try SNATReconcile.apply(desired: Self.rules, to: snat), try snat.current())
+        }
+        // Flushing keeps the sets and chains but empties them of elements and rules.
+        #expect(found == nil)
+        #expect(wrote)
+        #expect(fixed == Self.table)
+    }
+
+    @Test func theTableOfBallastBeforeNamedSetsIsReplaced() async throws {
+        let ns = try await TestNetworkNamespace.make()
+        // What the previous version wrote: one rule with an anonymous set per Service.
+        let old = """
+            table inet ballast {
+            \tchain prerouting {
+            \t\ttype filter hook prerouting priority -150; policy accept;
+            \t\tip daddr 192.0.2.10 tcp dport 80 meta mark set meta mark | 0x10000000
+            \t}
+            \tchain postrouting {
+            \t\ttype nat hook postrouting priority srcnat; policy accept;
+            \t\tmeta mark & 0x10000000 == 0x10000000 ct original ip daddr 192.0.2.10 meta l4proto tcp \
+            ct original proto-dst 80 ip daddr { 10.0.0.5, 10.0.0.6 } masquerade
+            \t}
+            }
+
+            """
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("dp-old-\(UUID()).nft")
+        try old.write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        try ns.shellSucceeds("nft", "-f", file.path)
+        let snat = try NFTablesSNAT()
+        let (found, fixed) = try await ns.run { () throws(DataPlaneError) in
+            let found = try snat.current()
+            try SNATReconcile.apply(desired: Self.rules, to: snat)
+            return (found, try snat.current())
+        }
+        #expect(found == nil)
+        #expect(fixed == Self.table)
+        #expect(!(try ns.shellSucceeds("nft", "list", "table", "inet", "ballast")).contains("proto-dst"))
     }
 
     @Test func otherTablesAreLeftAlone() async throws {
@@ -102,8 +201,9 @@ struct NFTablesKernelTests {
 
         let snat = try NFTablesSNAT()
         try await ns.run { () throws(DataPlaneError) in
-            try snat.replace(with: Self.rules)
-            try snat.replace(with: Array(Self.rules.prefix(1)))
+            try snat.replace(with: Self.table)
+            try snat.update(SNATTableChange(from: Self.table, to: SNATTable(rules: Array(Self.rules.prefix(1)))))
+            try snat.replace(with: SNATTable())
             try snat.removeTable()
         }
         #expect(try foreignRuleset(ns) == foreign)
@@ -113,9 +213,9 @@ struct NFTablesKernelTests {
     @Test func replacingWithTheSameRulesChangesNothingAndReconcileWritesNothing() async throws {
         let ns = try await TestNetworkNamespace.make()
         let snat = try NFTablesSNAT()
-        try await ns.run { () throws(DataPlaneError) in try snat.replace(with: Self.rules) }
+        try await ns.run { () throws(DataPlaneError) in try snat.replace(with: Self.table) }
         let first = try ns.shellSucceeds("nft", "list", "ruleset")
-        try await ns.run { () throws(DataPlaneError) in try snat.replace(with: Self.rules.reversed()) }
+        try await ns.run { () throws(DataPlaneError) in try snat.replace(with: SNATTable(rules: Self.rules.reversed())) }
         #expect(try ns.shellSucceeds("nft", "list", "ruleset") == first)
 
         // A restarted daemon finds the table right and leaves it alone: the
@@ -132,28 +232,28 @@ struct NFTablesKernelTests {
         let ns = try await TestNetworkNamespace.make()
         let snat = try NFTablesSNAT()
         let read = try await ns.run { () throws(DataPlaneError) in
-            try snat.replace(with: Self.rules)
-            try snat.replace(with: [])
+            try snat.replace(with: Self.table)
+            try snat.replace(with: SNATTable())
             return try snat.current()
         }
-        #expect(read == [])
+        #expect(read == SNATTable())
         #expect(chains(try listTable(ns)).isEmpty)
     }
 
     @Test func aTableItDidNotWriteReadsAsNilAndIsReplaced() async throws {
         let ns = try await TestNetworkNamespace.make()
         let theirs = try NFTablesSNAT(mark: 0x4000)
-        try await ns.run { () throws(DataPlaneError) in try theirs.replace(with: Self.rules) }
+        try await ns.run { () throws(DataPlaneError) in try theirs.replace(with: Self.table) }
         try ns.shellSucceeds("nft", "add", "rule", "inet", "ballast", "postrouting", "counter")
 
         let snat = try NFTablesSNAT()
         let (found, fixed) = try await ns.run { () throws(DataPlaneError) in
             let found = try snat.current()
-            try snat.replace(with: Self.rules)
+            try snat.replace(with: Self.table)
             return (found, try snat.current())
         }
         #expect(found == nil)
-        #expect(fixed == SNATRule.canonical(Self.rules))
+        #expect(fixed == Self.table)
         #expect(!(try ns.shellSucceeds("nft", "list", "table", "inet", "ballast")).contains("0x00004000"))
     }
 
@@ -161,7 +261,7 @@ struct NFTablesKernelTests {
         let ns = try await TestNetworkNamespace.make()
         let snat = try NFTablesSNAT(tableName: "dp_snat")
         let read = try await ns.run { () throws(DataPlaneError) in
-            try snat.replace(with: Self.rules)
+            try snat.replace(with: Self.table)
             try snat.removeTable()
             try snat.removeTable()
             return try snat.current()

@@ -102,8 +102,8 @@ struct NFTablesSNATEndToEndTests {
         }
     }
 
-    func connect(_ topology: Topology, to vip: IPAddress) throws -> Outcome {
-        let target = vip.family == .ipv4 ? "TCP4:\(vip):80" : "TCP6:[\(vip)]:80"
+    func connect(_ topology: Topology, to vip: IPAddress, port: UInt16 = 80) throws -> Outcome {
+        let target = vip.family == .ipv4 ? "TCP4:\(vip):\(port)" : "TCP6:[\(vip)]:\(port)"
         // -t 20 as on the server: stdin is /dev/null, so the client half-closes
         // at once and would otherwise give the reply only 0.5 s.
         let result = try topology.client.shell("socat", "-t", "20", "-T", "20", "-", "\(target),connect-timeout=5")
@@ -129,22 +129,38 @@ struct NFTablesSNATEndToEndTests {
         ]
         let snat = try NFTablesSNAT()
         let readBack = try await topology.node.run { () throws(DataPlaneError) in
-            try snat.replace(with: rules)
+            try SNATReconcile.apply(desired: rules, to: snat)
             return try snat.current()
         }
-        #expect(readBack == rules)
+        #expect(readBack == SNATTable(rules: rules))
         #expect(try connect(topology, to: Self.vip4) == .seen(Self.nodeToBackend4))
         #expect(try connect(topology, to: Self.vip6) == .seen(Self.nodeToBackend6))
 
+        // A Local-policy Service on another port of the same VIP, forwarded
+        // to the same backend address: its port is not in the mark set, so
+        // the (VIP, backend) pair alone does not masquerade it.
+        try topology.node.shellSucceeds("ipvsadm", "-A", "-t", "192.0.2.10:443", "-s", "rr")
+        try topology.node.shellSucceeds("ipvsadm", "-a", "-t", "192.0.2.10:443", "-r", "203.0.113.2:8080", "-m")
+        #expect(try connect(topology, to: Self.vip4, port: 443) == .timedOut)
+        #expect(try connect(topology, to: Self.vip4) == .seen(Self.nodeToBackend4))
+
         // Masquerade applies only towards the rule's own destinations, matched
-        // after IPVS chose the real server.
+        // after IPVS chose the real server; the change is an element update.
+        let elsewhere = [
+            SNATRule(address: Self.vip4, port: 80, protocol: .tcp, destinations: [IPAddress("203.0.113.99")!]),
+            SNATRule(address: Self.vip6, port: 80, protocol: .tcp, destinations: [IPAddress("2001:db8:b::99")!]),
+        ]
+        let handles = try topology.node.shellSucceeds("nft", "-a", "list", "chain", "inet", "ballast", "postrouting")
         try await topology.node.run { () throws(DataPlaneError) in
-            try snat.replace(with: [
-                SNATRule(address: Self.vip4, port: 80, protocol: .tcp, destinations: [IPAddress("203.0.113.99")!]),
-                SNATRule(address: Self.vip6, port: 80, protocol: .tcp, destinations: [IPAddress("2001:db8:b::99")!]),
-            ])
+            #expect(SNATReconcile.write(from: try snat.current(), to: SNATTable(rules: elsewhere)) != .replaced)
+            try SNATReconcile.apply(desired: elsewhere, to: snat)
         }
+        #expect(try topology.node.shellSucceeds("nft", "-a", "list", "chain", "inet", "ballast", "postrouting") == handles)
         #expect(try connect(topology, to: Self.vip4) == .timedOut)
         #expect(try connect(topology, to: Self.vip6) == .timedOut)
+
+        // And back, by update again.
+        _ = try await topology.node.run { () throws(DataPlaneError) in try SNATReconcile.apply(desired: rules, to: snat) }
+        #expect(try connect(topology, to: Self.vip4) == .seen(Self.nodeToBackend4))
     }
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Drift repair end to end (ipvs.resyncInterval 2s): whatever another tool
 # breaks of Ballast's data plane — a deleted or edited IPVS service, a VIP
-# removed from the dummy link, the SNAT table flushed or deleted — is put
+# removed from the dummy link, an SNAT set element deleted, the SNAT table
+# flushed or deleted — is put
 # back within one resync period and logged (its "sync finished" line names
 # the repair), and traffic flows again. What is not Ballast's is never
 # touched, through every repair: a foreign IPVS service (not in a pool, not
@@ -61,7 +62,9 @@ snat() { in_ns "$node" nft list table inet ballast 2>/dev/null; }
 vip_on_link() { prints " $vip/32 " ip -n "$node" -o addr show dev ballast0; }
 table_before=$(table)
 snat_before=$(snat)
-assert_contains "$snat_before" "masquerade" "the SNAT table for the remote endpoint"
+assert_contains "$snat_before" "masquerade" "the SNAT table"
+assert_contains "$snat_before" "$vip . 10.0.2.5" "the SNAT pair for the remote endpoint"
+assert_contains "$snat_before" "$vip . tcp . 80" "the SNAT mark for the Service's port"
 vip_on_link || fail "the VIP is not on ballast0"
 
 # both_backends: both answer through the VIP (b2 only through source NAT).
@@ -104,6 +107,13 @@ repaired "the edited destination weight" same_table 'sync.ipvs_operations=1 sync
 mark=$(log_lines)
 ip -n "$node" addr del "$vip/32" dev ballast0
 repaired "the deleted VIP" vip_on_link 'sync.reason=resync .*sync.vips_added=1'
+both_backends
+
+# One element deleted by hand: the resync reads the table, finds it short
+# of one pair and adds it back (an element update, not a new table).
+mark=$(log_lines)
+in_ns "$node" nft delete element inet ballast masquerade4 "{ $vip . 10.0.2.5 }"
+repaired "the deleted SNAT element" same_snat 'sync.reason=resync .*sync.snat_replaced=true'
 both_backends
 
 mark=$(log_lines)

@@ -57,15 +57,22 @@ public protocol VIPControl: Sendable {
     func removeLink() throws(DataPlaneError)
 }
 
-/// Ballast's own nftables table holding the SNAT rules.
+/// Ballast's own nftables table holding the source NAT. It holds two sets per
+/// address family rather than one rule per VIP:port (see `SNATTable`), so a
+/// change is a handful of element adds and deletes.
 public protocol SNATControl: Sendable {
-    /// The rules currently in the table, in `SNATRule.canonical` form, or nil
-    /// when the table does not exist or holds something the implementation
-    /// did not write (either way it must be replaced).
-    func current() throws(DataPlaneError) -> [SNATRule]?
-    /// Replaces the whole table atomically with one holding exactly
-    /// `SNATRule.canonical(rules)`.
-    func replace(with rules: [SNATRule]) throws(DataPlaneError)
+    /// What the table holds, or nil when the table does not exist or holds
+    /// something the implementation did not write (an edit by hand, another
+    /// mark, the layout of an older version): either way it must be replaced.
+    func current() throws(DataPlaneError) -> SNATTable?
+    /// Replaces the whole table atomically with one holding exactly `table`
+    /// (start-up mismatch, drift repair, and a table becoming empty or not).
+    func replace(with table: SNATTable) throws(DataPlaneError)
+    /// Adds and deletes the elements of `change` in one transaction on a
+    /// table that holds Ballast's layout with at least one element. Fails,
+    /// changing nothing, when an element to delete is missing (the table
+    /// drifted): the caller reads the table again and repairs it.
+    func update(_ change: SNATTableChange) throws(DataPlaneError)
     /// Deletes the table (`ballastd cleanup`).
     func removeTable() throws(DataPlaneError)
 }

@@ -1,39 +1,158 @@
-// Desired vs actual for Ballast's SNAT table. The table is small and is
-// written as a whole in one transaction, so the diff is a comparison: write
-// when the table differs, and never when it is already right (so a restarted
-// daemon does not touch a correct table).
+// Desired vs actual for Ballast's SNAT table, as sets of elements. A change of
+// Services becomes the elements to add and delete, written in one
+// transaction; the whole table is written only when it is missing, not
+// Ballast's, or turns empty or non-empty (no elements means no chains, so no
+// hooks). A table that is already right is never written, so a restarted
+// daemon does not touch it.
 
-extension SNATRule {
-    /// The form a table holds and reads back: one rule per VIP, port and
-    /// protocol (destinations of duplicates merged), destinations deduplicated
-    /// and sorted, destinations of the other address family dropped (IPVS
-    /// cannot masquerade across families, so they are unreachable through the
-    /// rule anyway), rules left without destinations dropped (nothing to
-    /// masquerade), rules sorted.
-    public static func canonical(_ rules: [SNATRule]) -> [SNATRule] {
-        var merged: [SNATRule] = []
-        for rule in rules.sorted() {
-            let destinations = rule.destinations.filter { $0.family == rule.address.family }
-            if let last = merged.last, last.address == rule.address, last.port == rule.port,
-               last.protocol == rule.protocol {
-                merged[merged.count - 1].destinations = Array(Set(last.destinations + destinations)).sorted()
-            } else {
-                merged.append(SNATRule(address: rule.address, port: rule.port, protocol: rule.protocol,
-                                       destinations: Array(Set(destinations))))
+/// A connection's original destination that needs source NAT: a VIP, protocol
+/// and port of a Service whose traffic policy is Cluster and that has
+/// endpoints on other nodes. Packets to it get the mark.
+public struct SNATMatch: Sendable, Hashable, Comparable, CustomStringConvertible {
+    public var address: IPAddress
+    public var `protocol`: IPVSProtocol
+    public var port: UInt16
+
+    public init(address: IPAddress, protocol: IPVSProtocol, port: UInt16) {
+        self.address = address
+        self.protocol = `protocol`
+        self.port = port
+    }
+
+    public var description: String { "\(`protocol`.upperName) \(address.withPort(port))" }
+
+    public static func < (a: Self, b: Self) -> Bool {
+        (a.address, a.port, a.protocol.number) < (b.address, b.port, b.protocol.number)
+    }
+}
+
+/// A VIP and an endpoint on another node that IPVS forwards it to: marked
+/// connections to the VIP that leave towards the endpoint are masqueraded.
+///
+/// No port: the mark already says the connection's original destination was a
+/// VIP, protocol and port in `SNATTable.marks`, and the pair says the
+/// endpoint is remote for that VIP. A connection to another port of the same
+/// VIP is either not marked (a Local-policy Service, or one whose endpoints
+/// are all local) or marked for a Service whose remote endpoints all need
+/// source NAT; an endpoint address is remote or local by the node it runs on,
+/// whichever port it serves, so the pair cannot make a local endpoint
+/// masqueraded.
+public struct SNATPair: Sendable, Hashable, Comparable, CustomStringConvertible {
+    public var address: IPAddress
+    public var destination: IPAddress
+
+    public init(address: IPAddress, destination: IPAddress) {
+        self.address = address
+        self.destination = destination
+    }
+
+    public var description: String { "\(address) → \(destination)" }
+
+    public static func < (a: Self, b: Self) -> Bool { (a.address, a.destination) < (b.address, b.destination) }
+}
+
+/// What Ballast's SNAT table holds: the VIP:ports whose packets are marked and
+/// the VIP → remote endpoint pairs that marked connections are masqueraded
+/// towards. Both families together; the table keeps them in separate sets.
+public struct SNATTable: Sendable, Hashable, CustomStringConvertible {
+    public var marks: Set<SNATMatch>
+    public var masquerades: Set<SNATPair>
+
+    public init(marks: Set<SNATMatch> = [], masquerades: Set<SNATPair> = []) {
+        self.marks = marks
+        self.masquerades = masquerades
+    }
+
+    /// The table for `rules`: destinations of the other address family are
+    /// dropped (IPVS cannot forward across families, so they are unreachable
+    /// through the rule anyway), and a rule left without destinations marks
+    /// nothing (nothing to masquerade).
+    public init(rules: [SNATRule]) {
+        self.init()
+        for rule in rules {
+            var any = false
+            for destination in rule.destinations where destination.family == rule.address.family {
+                masquerades.insert(SNATPair(address: rule.address, destination: destination))
+                any = true
             }
+            if any { marks.insert(SNATMatch(address: rule.address, protocol: rule.protocol, port: rule.port)) }
         }
-        return merged.filter { !$0.destinations.isEmpty }
+    }
+
+    public var isEmpty: Bool { marks.isEmpty && masquerades.isEmpty }
+
+    public var description: String {
+        "\(marks.count) marked VIP:port(s), \(masquerades.count) masqueraded VIP → destination pair(s)"
+    }
+
+    public func applying(_ change: SNATTableChange) -> SNATTable {
+        SNATTable(marks: marks.subtracting(change.deleteMarks).union(change.addMarks),
+                  masquerades: masquerades.subtracting(change.deleteMasquerades).union(change.addMasquerades))
+    }
+}
+
+/// The elements to add to and delete from an SNAT table.
+public struct SNATTableChange: Sendable, Hashable, CustomStringConvertible {
+    public var addMarks: Set<SNATMatch>
+    public var deleteMarks: Set<SNATMatch>
+    public var addMasquerades: Set<SNATPair>
+    public var deleteMasquerades: Set<SNATPair>
+
+    public init(addMarks: Set<SNATMatch> = [], deleteMarks: Set<SNATMatch> = [],
+                addMasquerades: Set<SNATPair> = [], deleteMasquerades: Set<SNATPair> = []) {
+        self.addMarks = addMarks
+        self.deleteMarks = deleteMarks
+        self.addMasquerades = addMasquerades
+        self.deleteMasquerades = deleteMasquerades
+    }
+
+    /// What turns `old` into `new`.
+    public init(from old: SNATTable, to new: SNATTable) {
+        self.init(addMarks: new.marks.subtracting(old.marks), deleteMarks: old.marks.subtracting(new.marks),
+                  addMasquerades: new.masquerades.subtracting(old.masquerades),
+                  deleteMasquerades: old.masquerades.subtracting(new.masquerades))
+    }
+
+    public var isEmpty: Bool {
+        addMarks.isEmpty && deleteMarks.isEmpty && addMasquerades.isEmpty && deleteMasquerades.isEmpty
+    }
+
+    public var description: String {
+        "+\(addMarks.count)/-\(deleteMarks.count) marked, +\(addMasquerades.count)/-\(deleteMasquerades.count) masqueraded"
     }
 }
 
 public enum SNATReconcile {
-    /// Brings the table to hold `desired`. Returns true when it wrote the
-    /// table, false when the table already held exactly these rules.
+    /// How the table was brought to the desired state.
+    public enum Write: Sendable, Hashable {
+        /// The table already held it.
+        case none
+        /// Elements added and deleted in one transaction.
+        case updated(SNATTableChange)
+        /// The whole table written.
+        case replaced
+    }
+
+    /// What to write to turn `current` (nil: missing or not Ballast's) into `desired`.
+    public static func write(from current: SNATTable?, to desired: SNATTable) -> Write {
+        guard let current, current.isEmpty == desired.isEmpty else { return .replaced }
+        let change = SNATTableChange(from: current, to: desired)
+        return change.isEmpty ? .none : .updated(change)
+    }
+
+    /// Brings the table to hold `SNATTable(rules: desired)`. Returns true when
+    /// it wrote the table, false when the table was already right.
     @discardableResult
     public static func apply(desired: [SNATRule], to control: some SNATControl) throws(DataPlaneError) -> Bool {
-        let wanted = SNATRule.canonical(desired)
-        if try control.current() == wanted { return false }
-        try control.replace(with: wanted)
+        let wanted = SNATTable(rules: desired)
+        switch write(from: try control.current(), to: wanted) {
+        case .none:
+            return false
+        case .updated(let change):
+            try control.update(change)
+        case .replaced:
+            try control.replace(with: wanted)
+        }
         return true
     }
 }

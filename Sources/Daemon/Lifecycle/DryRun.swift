@@ -47,10 +47,14 @@ public struct DryRunSNATControl: SNATControl {
         self.logger = logger
     }
 
-    public func current() throws(DataPlaneError) -> [SNATRule]? { try wrapped.current() }
+    public func current() throws(DataPlaneError) -> SNATTable? { try wrapped.current() }
 
-    public func replace(with rules: [SNATRule]) throws(DataPlaneError) {
-        logger.notice("dry run: would replace the SNAT table", metadata: ["snat.rules": "\(rules.map(\.description))"])
+    public func replace(with table: SNATTable) throws(DataPlaneError) {
+        logger.notice("dry run: would replace the SNAT table", metadata: ["snat.table": "\(table)"])
+    }
+
+    public func update(_ change: SNATTableChange) throws(DataPlaneError) {
+        logger.notice("dry run: would update the SNAT table", metadata: ["snat.change": "\(change)"])
     }
 
     public func removeTable() throws(DataPlaneError) { logger.notice("dry run: would delete the SNAT table") }
@@ -99,7 +103,8 @@ struct EmptyKernel: IPVSControl, VIPControl, SNATControl {
     func remove(_ address: IPAddress) throws(DataPlaneError) { throw DataPlaneError(operation: "remove VIP \(address)", reason: Self.reason) }
     func removeLink() throws(DataPlaneError) { throw DataPlaneError(operation: "delete the VIP link", reason: Self.reason) }
 
-    func current() throws(DataPlaneError) -> [SNATRule]? { nil }
-    func replace(with rules: [SNATRule]) throws(DataPlaneError) { throw DataPlaneError(operation: "replace the SNAT table", reason: Self.reason) }
+    func current() throws(DataPlaneError) -> SNATTable? { nil }
+    func replace(with table: SNATTable) throws(DataPlaneError) { throw DataPlaneError(operation: "replace the SNAT table", reason: Self.reason) }
+    func update(_ change: SNATTableChange) throws(DataPlaneError) { throw DataPlaneError(operation: "update the SNAT table", reason: Self.reason) }
     func removeTable() throws(DataPlaneError) { throw DataPlaneError(operation: "delete the SNAT table", reason: Self.reason) }
 }

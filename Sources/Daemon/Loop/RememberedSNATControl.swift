@@ -1,8 +1,8 @@
 // The SNAT table as last read or written, so that a sync triggered by a
 // manifest change does not list the whole table again. Listing is the
 // expensive direction: with 10,000 Cluster-policy Services libnftables needs
-// about 5 s of CPU (mostly the kernel walking 10,000 anonymous sets) to print
-// the table, while the desired rules are known in memory. The table is
+// about 1.5 s of CPU to print the table's 100,000 set elements, while the
+// desired contents are known in memory. The table is
 // Ballast's own, so between resyncs only Ballast changes it; the periodic
 // resync (and a reload) forgets what was remembered and reads the kernel
 // again, which is how a table edited by hand is repaired.
@@ -13,7 +13,7 @@ public final class RememberedSNATControl: SNATControl {
     private enum View {
         case unknown
         /// What `current()` would return now.
-        case known([SNATRule]?)
+        case known(SNATTable?)
     }
 
     private let control: any SNATControl
@@ -26,18 +26,29 @@ public final class RememberedSNATControl: SNATControl {
         view.withLock { $0 = .unknown }
     }
 
-    public func current() throws(DataPlaneError) -> [SNATRule]? {
+    public func current() throws(DataPlaneError) -> SNATTable? {
         if case .known(let rules) = view.withLock({ $0 }) { return rules }
         let rules = try control.current()
         view.withLock { $0 = .known(rules) }
         return rules
     }
 
-    public func replace(with rules: [SNATRule]) throws(DataPlaneError) {
-        // A failed replace leaves the table in a state worth reading again.
+    public func replace(with table: SNATTable) throws(DataPlaneError) {
+        // A failed write leaves the table in a state worth reading again.
         forget()
-        try control.replace(with: rules)
-        view.withLock { $0 = .known(SNATRule.canonical(rules)) }
+        try control.replace(with: table)
+        view.withLock { $0 = .known(table) }
+    }
+
+    public func update(_ change: SNATTableChange) throws(DataPlaneError) {
+        let before = view.withLock { view in
+            defer { view = .unknown }
+            return view
+        }
+        try control.update(change)
+        if case .known(let table?) = before {
+            view.withLock { $0 = .known(table.applying(change)) }
+        }
     }
 
     public func removeTable() throws(DataPlaneError) {
