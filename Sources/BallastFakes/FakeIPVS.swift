@@ -40,6 +40,7 @@ public final class FakeIPVS: IPVSControl {
         var injected: [Injected] = []
         var dumpFailure: Int32?
         var dumps = 0
+        var destinationDumps: [VirtualServiceKey] = []
         var performCalls: [[IPVSOperation]] = []
     }
 
@@ -67,6 +68,19 @@ public final class FakeIPVS: IPVSControl {
         return try outcome.get()
     }
 
+    public func destinations(of service: VirtualServiceKey) throws(IPVSError) -> [ObservedDestination] {
+        let outcome: Result<[ObservedDestination], IPVSError> = state.withLock { s in
+            s.destinationDumps.append(service)
+            if let errno = s.dumpFailure {
+                return .failure(IPVSError(operation: "dump destinations of \(service)", errno: errno,
+                                          reason: Errno.reason(errno)))
+            }
+            // Like the kernel: an unknown service has no destinations, not an error.
+            return .success(s.services[service]?.destinations ?? [])
+        }
+        return try outcome.get()
+    }
+
     public func perform(_ operations: [IPVSOperation]) -> [Result<Void, IPVSError>] {
         state.withLock { s in
             s.performCalls.append(operations)
@@ -86,8 +100,10 @@ public final class FakeIPVS: IPVSControl {
 
     public subscript(key: VirtualServiceKey) -> ObservedVirtualService? { state.withLock { $0.services[key] } }
 
-    /// Number of dumps so far.
+    /// Number of dumps of the whole table so far.
     public var dumpCount: Int { state.withLock { $0.dumps } }
+    /// The service of every one-service destination dump so far, in order.
+    public var destinationDumps: [VirtualServiceKey] { state.withLock { $0.destinationDumps } }
     /// Every `perform` call so far with its operations.
     public var performCalls: [[IPVSOperation]] { state.withLock { $0.performCalls } }
     /// Every write so far, in order.
@@ -98,7 +114,7 @@ public final class FakeIPVS: IPVSControl {
         state.withLock { $0.injected.append(Injected(errno: errno, remaining: times, matches: matches)) }
     }
 
-    /// Makes every dump fail with `errno` (nil: dumps work again).
+    /// Makes every dump, of the table or of one service, fail with `errno` (nil: dumps work again).
     public func failDumps(_ errno: Int32?) {
         state.withLock { $0.dumpFailure = errno }
     }

@@ -44,6 +44,12 @@ public final class IPVSNetlinkClient: IPVSControl, Sendable {
     public func perform(_ operations: [IPVSOperation]) -> [Result<Void, IPVSError>] {
         session.withLock { $0.perform(operations) }
     }
+
+    public func destinations(of service: VirtualServiceKey) throws(IPVSError) -> [ObservedDestination] {
+        try session.withLock { (session: inout IPVSSession) throws(IPVSError) -> [ObservedDestination] in
+            try session.destinations(of: service)
+        }
+    }
 }
 
 /// The socket and buffers behind one client; used under the client's lock.
@@ -100,19 +106,30 @@ final class IPVSSession {
             services.append(try IPVSReplyDecoder.service(message))
         })
         for index in services.indices {
-            let key = services[index].key
-            var destinations: [ObservedDestination] = []
-            try runDump("dump destinations of \(key)", on: socket, request: { sequence, writer in
-                encoder.appendDestinationDump(of: key, sequence: sequence, to: &writer)
-            }, each: { message throws(IPVSDecodeError) in
-                destinations.append(try IPVSReplyDecoder.destination(message, serviceFamily: key.family))
-            })
-            destinations.sort { $0.destination < $1.destination }
-            services[index].destinations = destinations
+            services[index].destinations = try destinations(of: services[index].key, on: socket)
         }
         // The kernel dumps in hash order; a stable order makes output and diffs readable.
         services.sort { $0.key < $1.key }
         return services
+    }
+
+    /// One GET_DEST dump. The kernel answers one for a service it does not
+    /// have with no destinations, not an error (ip_vs_genl_dump_dests).
+    func destinations(of key: VirtualServiceKey) throws(IPVSError) -> [ObservedDestination] {
+        try destinations(of: key, on: try connected())
+    }
+
+    private func destinations(of key: VirtualServiceKey, on socket: NetlinkSocket) throws(IPVSError)
+        -> [ObservedDestination] {
+        let encoder = IPVSRequestEncoder(family: socket.family)
+        var destinations: [ObservedDestination] = []
+        try runDump("dump destinations of \(key)", on: socket, request: { sequence, writer in
+            encoder.appendDestinationDump(of: key, sequence: sequence, to: &writer)
+        }, each: { message throws(IPVSDecodeError) in
+            destinations.append(try IPVSReplyDecoder.destination(message, serviceFamily: key.family))
+        })
+        destinations.sort { $0.destination < $1.destination }
+        return destinations
     }
 
     /// Sends one dump request and hands each of its messages to `each` until NLMSG_DONE.

@@ -10,9 +10,15 @@
 // - IN_DELETE: removal.
 // - IN_DELETE_SELF / IN_MOVE_SELF: the directory itself went away; every
 //   file's last good version stays in force and the watch is re-armed.
-// Bursts are coalesced: changes are applied once no event arrived for
-// `debounce` (or `maximumDelay` after the first one, so that a file rewritten
-// in a loop still takes effect).
+// Coalescing with a leading edge: the first change after a quiet period
+// (no update published for `debounce`) is applied at once, so that one edited
+// file reaches the kernel without waiting — when it is complete: written and
+// closed, renamed into place, or deleted. A file just created (IN_CREATE) is
+// most often still empty, its IN_CLOSE_WRITE to follow, so it waits.
+// Changes arriving within `debounce` of an update form a burst, applied once
+// no event arrived for `debounce` (or `maximumDelay` after the burst's first
+// event, so that a file rewritten in a loop still takes effect): a burst of
+// writes costs the leading update plus one more.
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -106,8 +112,12 @@ private final class Watcher: @unchecked Sendable {
     /// Names touched since the last update, and whether everything must be re-read.
     var pending: Set<String> = []
     var rescanAll = false
+    /// A pending file was created and may not be written yet: no leading edge.
+    var pendingCreate = false
     var burstStart: ContinuousClock.Instant?
     var deadline: ContinuousClock.Instant?
+    /// Until when a change joins a burst instead of being applied at once.
+    var quietAfter: ContinuousClock.Instant?
 
     static let mask = UInt32(IN_CLOSE_WRITE) | UInt32(IN_MOVED_TO) | UInt32(IN_MOVED_FROM) | UInt32(IN_CREATE)
         | UInt32(IN_DELETE) | UInt32(IN_DELETE_SELF) | UInt32(IN_MOVE_SELF) | UInt32(IN_ONLYDIR)
@@ -132,11 +142,11 @@ private final class Watcher: @unchecked Sendable {
             close(wake)
             continuation.finish()
         }
+        let clock = ContinuousClock()
         armWatch()
         rescan()
         publish(changed: set.filesInForce)
-
-        let clock = ContinuousClock()
+        quietAfter = clock.now + debounce
         while true {
             var timeout: Int32 = -1
             if let deadline {
@@ -159,7 +169,10 @@ private final class Watcher: @unchecked Sendable {
                 rescanAll = true
                 deadline = clock.now
             }
-            if let deadline, clock.now >= deadline { flush() }
+            if let deadline, clock.now >= deadline {
+                flush()
+                quietAfter = clock.now + debounce
+            }
         }
     }
 
@@ -222,11 +235,17 @@ private final class Watcher: @unchecked Sendable {
                 message: "\(directory) was removed or moved away; the Services last read from it stay in force, and the directory is looked for every second")
             return
         }
-        if isManifestFileName(name) { pending.insert(name) }
+        guard isManifestFileName(name) else { return }
+        pending.insert(name)
+        if mask & UInt32(IN_CREATE) != 0 { pendingCreate = true }
     }
 
     func noteActivity(now: ContinuousClock.Instant) {
         guard !pending.isEmpty || rescanAll || watch == nil else { return }
+        if burstStart == nil, !pendingCreate, quietAfter.map({ now >= $0 }) ?? true {
+            deadline = now  // the leading edge
+            return
+        }
         let start = burstStart ?? now
         burstStart = start
         deadline = min(now + debounce, start + maximumDelay)
@@ -235,6 +254,7 @@ private final class Watcher: @unchecked Sendable {
     func flush() {
         deadline = nil
         burstStart = nil
+        pendingCreate = false
         var changed: [String] = []
         if rescanAll {
             rescanAll = false

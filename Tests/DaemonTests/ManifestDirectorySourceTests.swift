@@ -88,6 +88,33 @@ actor UpdateCollector {
         #expect(updates < 30, "30 writes were delivered as \(updates) updates")
     }
 
+    @Test func aChangeAfterAQuietPeriodIsAppliedAtOnceAndTheNextOnesCoalesce() async throws {
+        let dir = try TemporaryDirectory("ballast-leading")
+        try dir.write("a.yaml", "service default/a")
+        // A debounce longer than the leading edge may take, even on a loaded machine.
+        let debounce = Duration.seconds(2)
+        let source = ManifestDirectorySource(directory: dir.path, decoder: testDecoder, debounce: debounce,
+                                             maximumDelay: .seconds(20), logger: logger)
+        let collector = UpdateCollector(try source.updates())
+        defer { source.stop() }
+        _ = await collector.wait("initial content") { $0.snapshot.services.count == 1 }
+        try await Task.sleep(for: debounce + .milliseconds(100))
+
+        // Rewritten in place (IN_CLOSE_WRITE): complete, applied at once.
+        let clock = ContinuousClock()
+        let written = clock.now
+        try dir.write("a.yaml", "service default/a2")
+        _ = await collector.wait("a.yaml rewritten") { self.services($0) == [ref("default/a2")] }
+        #expect(written.duration(to: clock.now) < debounce, "the first change waited for the debounce")
+        let before = await collector.updates.count
+
+        // Right after an update: these wait for the window and arrive together.
+        try dir.write("b.yaml", "service default/b")
+        try dir.write("c.yaml", "service default/c")
+        _ = await collector.wait("b.yaml and c.yaml") { $0.snapshot.services.count == 3 }
+        #expect(await collector.updates.count - before == 1)
+    }
+
     @Test func survivesTheDirectoryBeingRemovedAndRecreated() async throws {
         let parent = try TemporaryDirectory("ballast-parent")
         let path = parent.file("services")

@@ -9,6 +9,7 @@ final class LoopHarness: Sendable {
     let vips = FakeVIPControl()
     let snat = FakeSNATControl()
     let kernelIPVS = FakeIPVS()
+    let remembered: DrainingIPVSReconciler
     let ipvs: GatedReconciler
     let announcer = TestAnnouncer()
     let board = StatusBoard(node: "n1", dryRun: false, startedAt: Date(), configPath: "/etc/ballast/ballast.yaml",
@@ -18,7 +19,8 @@ final class LoopHarness: Sendable {
     let sysctlErrors = Mutex<[String]>([])
 
     init() {
-        ipvs = GatedReconciler(DrainingIPVSReconciler(control: kernelIPVS, drainTimeout: .seconds(60)))
+        remembered = DrainingIPVSReconciler(control: kernelIPVS, drainTimeout: .seconds(60))
+        ipvs = GatedReconciler(remembered)
     }
 
     var keys: Set<VirtualServiceKey> { Set(kernelIPVS.table.map(\.key)) }
@@ -32,7 +34,8 @@ final class LoopHarness: Sendable {
               onSync: (@Sendable (SyncRecord, Bool) -> Void)? = nil) -> ReconcileLoop {
         ReconcileLoop(
             stages: SyncStages(ipvs: ipvs, vips: vips, snat: snat, announcer: announcer,
-                               ensureSysctls: { self.sysctlErrors.withLock { $0 } }),
+                               ensureSysctls: { self.sysctlErrors.withLock { $0 } },
+                               forgetKernelView: { self.remembered.forget() }),
             configuration: configuration, nodeName: "n1", assignments: previous,
             persist: { table in
                 if self.failSaves.withLock({ $0 }) { throw SystemCallError(operation: "rename assignments.json", errno: EROFS) }
@@ -109,9 +112,32 @@ final class LoopHarness: Sendable {
 
         await loop.sourceChanged(snapshot("default/web"))
         await loop.drainPending()
-        #expect(h.keys == [webKey, foreign, mark])
         #expect(h.vips.currentAddresses == [web])
         #expect(await h.announcer.addresses == [web])
+        // The stray was added behind Ballast's back: the next full read (the resync) finds it.
+        #expect(h.keys == [webKey, foreign, mark, stray])
+        await loop.sync(reasons: [.resync])
+        #expect(h.keys == [webKey, foreign, mark])
+    }
+
+    @Test func onlyStartResyncAndReloadReadTheWholeIPVSTable() async {
+        let h = LoopHarness()
+        let loop = h.loop()
+        await loop.sourceChanged(snapshot("default/web"))
+        await loop.drainPending()
+        #expect(h.kernelIPVS.dumpCount == 1)
+
+        await loop.sourceChanged(snapshot("default/web", "shop/api"))
+        await loop.drainPending()
+        #expect(h.kernelIPVS.dumpCount == 1, "a source change diffs against the table it knows")
+        #expect(h.keys.count == 2)
+        #expect(h.board.answer(.status).status?.counts.ipvsServices == 2)
+
+        await loop.sync(reasons: [.resync])
+        #expect(h.kernelIPVS.dumpCount == 2)
+        await loop.configurationChanged(testConfiguration())
+        await loop.drainPending()
+        #expect(h.kernelIPVS.dumpCount == 3)
     }
 
     @Test func aVIPNobodyAnnouncesStaysWhileItsConnectionsDrain() async {

@@ -64,4 +64,16 @@ public protocol IPVSControl: Sendable {
     /// system calls. One failure does not stop the rest; the result has one
     /// entry per operation, in order.
     func perform(_ operations: [IPVSOperation]) -> [Result<Void, IPVSError>]
+
+    /// The destinations of one virtual service with their live counts: one
+    /// destination dump instead of the whole table. A service the kernel does
+    /// not have reads as no destinations (the kernel answers its dump empty).
+    func destinations(of service: VirtualServiceKey) throws(IPVSError) -> [ObservedDestination]
+}
+
+extension IPVSControl {
+    /// Through a full dump, for implementations that cannot ask about one service.
+    public func destinations(of service: VirtualServiceKey) throws(IPVSError) -> [ObservedDestination] {
+        try dump().first { $0.key == service }?.destinations ?? []
+    }
 }

@@ -154,6 +154,23 @@ public struct IPVSDiff: Sendable, Hashable {
     /// Nothing to write (draining destinations and conflicts may remain).
     public var isEmpty: Bool { steps.isEmpty }
 
+    /// Services with a destination on its way out: deleted, set to weight 0
+    /// to drain, or still draining. Their connection counts decide between
+    /// draining and deleting, so a diff against a remembered table
+    /// (IPVSKnownTable) is redone with these services read afresh.
+    public var servicesWithLeavingDestinations: Set<VirtualServiceKey> {
+        var keys = Set(draining.map(\.id.service))
+        for step in steps {
+            switch (step.operation, step.reason) {
+            case (.deleteDestination(let key, _), _), (.editDestination(let key, _), .startDrain):
+                keys.insert(key)
+            default:
+                continue
+            }
+        }
+        return keys
+    }
+
     public init(desired: [IPVSVirtualService], observed: [ObservedVirtualService], ownership: IPVSOwnership,
                 drainBook: IPVSDrainBook = IPVSDrainBook(), settings: IPVSReconcileSettings = IPVSReconcileSettings(),
                 now: ContinuousClock.Instant) {

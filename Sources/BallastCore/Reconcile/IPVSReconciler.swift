@@ -33,7 +33,8 @@ public struct IPVSReconcileResult: Sendable {
     public var diff: IPVSDiff
     /// One entry per step of `diff`, in order.
     public var outcomes: [IPVSOperationOutcome]
-    /// Dumps of the kernel table this round took (always 1).
+    /// Dumps of the kernel table this round took: 1, or 0 when the caller
+    /// diffed against a table it keeps (`perform(_:drainBook:)`).
     public var dumps: Int
 
     public init(diff: IPVSDiff, outcomes: [IPVSOperationOutcome], dumps: Int) {
@@ -84,6 +85,16 @@ public struct IPVSReconciler: Sendable {
     public func reconcile(desired: [IPVSVirtualService], drainBook: inout IPVSDrainBook,
                           now: ContinuousClock.Instant) throws(IPVSError) -> IPVSReconcileResult {
         let diff = try plan(desired: desired, drainBook: drainBook, now: now)
+        var result = perform(diff, drainBook: &drainBook)
+        result.dumps = 1
+        return result
+    }
+
+    /// Performs every write of `diff`, computed by the caller against a table
+    /// it keeps (the daemon's IPVSKnownTable between full dumps), in one
+    /// batch; `drainBook` (the one the diff was computed with) is updated for
+    /// the next round.
+    public func perform(_ diff: IPVSDiff, drainBook: inout IPVSDrainBook) -> IPVSReconcileResult {
         let outcomes = perform(diff)
         var book = diff.drainBook
         // A delete that failed leaves the destination in the kernel; keep its
@@ -95,7 +106,7 @@ public struct IPVSReconciler: Sendable {
             }
         }
         drainBook = book
-        return IPVSReconcileResult(diff: diff, outcomes: outcomes, dumps: 1)
+        return IPVSReconcileResult(diff: diff, outcomes: outcomes, dumps: 0)
     }
 
     private func perform(_ diff: IPVSDiff) -> [IPVSOperationOutcome] {

@@ -141,7 +141,8 @@ public enum BallastDaemon {
                                     announcer: DryRunAnnouncer(logger: logger), ensureSysctls: { [] })
         }
         let ipvsControl: any IPVSControl = options.dryRun ? DryRunIPVSControl(wrapping: kernel.ipvs, logger: logger) : kernel.ipvs
-        let reconciler = DrainingIPVSReconciler(control: ipvsControl, drainTimeout: configuration.ipvs.drainTimeout)
+        let reconciler = DrainingIPVSReconciler(control: ipvsControl, drainTimeout: configuration.ipvs.drainTimeout,
+                                                remembersTable: !options.dryRun)
         let stages: SyncStages
         if options.dryRun {
             stages = SyncStages(allocate: wiring.allocate, plan: wiring.plan, ipvs: reconciler,
@@ -152,7 +153,7 @@ public enum BallastDaemon {
             let snat = RememberedSNATControl(wrapping: kernel.snat)
             stages = SyncStages(allocate: wiring.allocate, plan: wiring.plan, ipvs: reconciler,
                                 vips: kernel.vips, snat: snat, announcer: kernel.announcer,
-                                ensureSysctls: kernel.ensureSysctls, forgetKernelView: { snat.forget() })
+                                ensureSysctls: kernel.ensureSysctls, forgetKernelView: { snat.forget(); reconciler.forget() })
         }
 
         let save: @Sendable (AssignmentTable) throws -> Void = { try store.save($0) }

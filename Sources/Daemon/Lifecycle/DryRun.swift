@@ -15,6 +15,10 @@ public struct DryRunIPVSControl: IPVSControl {
 
     public func dump() throws(IPVSError) -> [ObservedVirtualService] { try wrapped.dump() }
 
+    public func destinations(of service: VirtualServiceKey) throws(IPVSError) -> [ObservedDestination] {
+        try wrapped.destinations(of: service)
+    }
+
     public func perform(_ operations: [IPVSOperation]) -> [Result<Void, IPVSError>] {
         for operation in operations { logger.notice("dry run: would \(operation)") }
         return operations.map { _ in .success(()) }

@@ -5,8 +5,10 @@
 //
 // Drift repair: the periodic resync re-reads the kernel and re-applies the
 // plan, so an `ipvsadm -C` or a deleted VIP is repaired within
-// ipvs.resyncInterval even when nothing else changes. (Between resyncs the
-// SNAT table, Ballast's alone and costly to list, is not read again.)
+// ipvs.resyncInterval even when nothing else changes. Between resyncs a
+// source change diffs against the IPVS and SNAT tables as last read plus
+// Ballast's own writes (both cost a full listing to read: 10,001 netlink
+// requests for IPVS at 10,000 Services), so an edit costs its writes.
 import BallastCore
 import Foundation
 import Logging
@@ -138,7 +140,7 @@ public actor ReconcileLoop {
         savePersistedAssignments()
         let plan = stages.plan(snapshot, allocation, configuration, nodeName)
 
-        // Drift repair reads everything from the kernel again.
+        // Drift repair reads everything from the kernel again; so does a reload.
         if reasons.contains(.resync) || reasons.contains(.config) { stages.forgetKernelView() }
         let applier = DataPlaneApplier(ipvs: stages.ipvs, vips: stages.vips, snat: stages.snat)
         let pools = configuration.pools
