@@ -164,6 +164,28 @@ final class LoopHarness: Sendable {
         #expect(h.vips.currentAddresses.isEmpty)
     }
 
+    @Test func aVIPStaysWhileItsTerminatingLastEndpointStillHasConnections() async {
+        let h = LoopHarness()
+        let loop = h.loop()
+        await loop.sourceChanged(snapshot("default/web"))
+        await loop.drainPending()
+        // A client connects after the last read of the table.
+        let endpoint = IPVSEndpoint(address: IPAddress("10.0.0.5")!, port: 8080)
+        h.kernelIPVS.setConnections(webKey, endpoint, active: 1)
+
+        // The only pod shuts down: terminating, still serving. The plan keeps
+        // it at weight 0 and nobody announces the address.
+        var terminating = snapshot("default/web")
+        var slice = slice(for: "default/web")
+        slice.endpoints[0].conditions = EndpointConditions(ready: false, serving: true, terminating: true)
+        terminating.endpointSlices = [slice.ref: slice]
+        await loop.sourceChanged(terminating)
+        await loop.drainPending()
+        #expect(h.kernelIPVS[webKey]?.destinations.map(\.destination.weight) == [0])
+        #expect(await h.announcer.addresses == [])
+        #expect(h.vips.currentAddresses == [web])
+    }
+
     @Test func triggersDuringASyncCoalesceIntoOneMore() async throws {
         let h = LoopHarness()
         let loop = h.loop(configuration: testConfiguration())

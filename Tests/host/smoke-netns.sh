@@ -12,8 +12,11 @@ netns_add "$b"
 veth_link "$a" eth0 10.91.0.1/24 "$b" eth0 10.91.0.2/24
 veth_link "$a" eth1 fd00:91::1/64 "$b" eth1 fd00:91::2/64
 
-in_ns "$a" ping -c 1 -W 2 10.91.0.2 >/dev/null || fail "no IPv4 ping over veth"
-in_ns "$a" ping -c 1 -W 2 fd00:91::2 >/dev/null || fail "no IPv6 ping over veth"
+# -w: keep pinging for up to 5 s until one reply. The first echo can be lost
+# while the freshly raised veth pair settles (the neighbour solicitation goes
+# out before the peer's link is up), and one lost packet is not a failure.
+in_ns "$a" ping -c 1 -w 5 10.91.0.2 >/dev/null || fail "no IPv4 ping over veth"
+in_ns "$a" ping -c 1 -w 5 fd00:91::2 >/dev/null || fail "no IPv6 ping over veth"
 
 marker="ballast-smoke-$$"
 ns_spawn "$b" socat TCP-LISTEN:9000,bind=10.91.0.2,reuseaddr,fork SYSTEM:"echo $marker"

@@ -99,6 +99,8 @@ for signal in TERM KILL; do
 done
 
 # The counters kept counting across both restarts: 4 + 2 × (4 + 4) connections.
-wait_until 10 "IPVS counts all 20 connections to $vip:80 since the first start (it shows $(web_connections))" \
-    test "$(web_connections)" = 20
+# The estimator's tick comes late on a loaded, emulated VM: allow it 30 s.
+all_counted() { [[ $(web_connections) == 20 ]]; }
+wait_until 30 "IPVS counts all 20 connections to $vip:80 since the first start (ipvsadm -Ln --stats above)" \
+    all_counted
 pass "restarts after SIGTERM and kill -9 leave the data plane and its counters untouched"

@@ -155,7 +155,8 @@ public struct IPVSDiff: Sendable, Hashable {
     public var isEmpty: Bool { steps.isEmpty }
 
     /// Services with a destination on its way out: deleted, set to weight 0
-    /// to drain, or still draining. Their connection counts decide between
+    /// to drain (also when the plan itself sets weight 0: a terminating
+    /// endpoint), or still draining. Their connection counts decide between
     /// draining and deleting, so a diff against a remembered table
     /// (IPVSKnownTable) is redone with these services read afresh.
     public var servicesWithLeavingDestinations: Set<VirtualServiceKey> {
@@ -163,6 +164,11 @@ public struct IPVSDiff: Sendable, Hashable {
         for step in steps {
             switch (step.operation, step.reason) {
             case (.deleteDestination(let key, _), _), (.editDestination(let key, _), .startDrain):
+                keys.insert(key)
+            case (.editDestination(let key, let destination), _) where destination.weight == 0:
+                // A terminating endpoint the planner keeps at weight 0 drains
+                // too: what depends on its connections (the VIP of a Service
+                // nobody announces any more) needs live counts.
                 keys.insert(key)
             default:
                 continue
