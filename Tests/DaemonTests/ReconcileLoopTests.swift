@@ -140,31 +140,16 @@ final class LoopHarness: Sendable {
         #expect(h.kernelIPVS.dumpCount == 3)
     }
 
-    @Test func aVIPNobodyAnnouncesStaysWhileItsConnectionsDrain() async {
-        let h = LoopHarness()
-        let loop = h.loop()
-        await loop.sourceChanged(snapshot("default/web"))
-        await loop.drainPending()
-        let endpoint = IPVSEndpoint(address: IPAddress("10.0.0.5")!, port: 8080)
-        h.kernelIPVS.setConnections(webKey, endpoint, active: 1)
-
-        // The last endpoint goes: nobody announces the address, but a connection still drains through it.
-        var withoutEndpoints = snapshot("default/web")
-        withoutEndpoints.endpointSlices = [:]
-        await loop.sourceChanged(withoutEndpoints)
-        await loop.drainPending()
-        #expect(h.kernelIPVS[webKey]?.destinations.map(\.destination.weight) == [0])
-        #expect(await h.announcer.addresses == [])
-        #expect(h.vips.currentAddresses == [web])
-
-        // Once it has ended, the destination goes, and the VIP with it.
-        h.kernelIPVS.setConnections(webKey, endpoint, active: 0)
-        await loop.sync(reasons: [.resync])
-        #expect(h.kernelIPVS[webKey]?.destinations.isEmpty == true)
-        #expect(h.vips.currentAddresses.isEmpty)
+    /// How a Service's last endpoint goes away.
+    enum LastEndpointGoes: CaseIterable, Sendable {
+        /// Removed from its slice: the destination starts draining.
+        case removed
+        /// Terminating but still serving: the plan itself keeps it at weight 0.
+        case terminating
     }
 
-    @Test func aVIPStaysWhileItsTerminatingLastEndpointStillHasConnections() async {
+    @Test(arguments: LastEndpointGoes.allCases)
+    func aVIPNobodyAnnouncesStaysWhileItsConnectionsDrain(_ how: LastEndpointGoes) async {
         let h = LoopHarness()
         let loop = h.loop()
         await loop.sourceChanged(snapshot("default/web"))
@@ -173,17 +158,27 @@ final class LoopHarness: Sendable {
         let endpoint = IPVSEndpoint(address: IPAddress("10.0.0.5")!, port: 8080)
         h.kernelIPVS.setConnections(webKey, endpoint, active: 1)
 
-        // The only pod shuts down: terminating, still serving. The plan keeps
-        // it at weight 0 and nobody announces the address.
-        var terminating = snapshot("default/web")
-        var slice = slice(for: "default/web")
-        slice.endpoints[0].conditions = EndpointConditions(ready: false, serving: true, terminating: true)
-        terminating.endpointSlices = [slice.ref: slice]
-        await loop.sourceChanged(terminating)
+        // The last endpoint goes: nobody announces the address, but a connection still drains through it.
+        var changed = snapshot("default/web")
+        switch how {
+        case .removed:
+            changed.endpointSlices = [:]
+        case .terminating:
+            var slice = slice(for: "default/web")
+            slice.endpoints[0].conditions = EndpointConditions(ready: false, serving: true, terminating: true)
+            changed.endpointSlices = [slice.ref: slice]
+        }
+        await loop.sourceChanged(changed)
         await loop.drainPending()
         #expect(h.kernelIPVS[webKey]?.destinations.map(\.destination.weight) == [0])
         #expect(await h.announcer.addresses == [])
         #expect(h.vips.currentAddresses == [web])
+
+        // Once it has ended, the VIP goes (and a removed destination with it).
+        h.kernelIPVS.setConnections(webKey, endpoint, active: 0)
+        await loop.sync(reasons: [.resync])
+        #expect(h.kernelIPVS[webKey]?.destinations.isEmpty == (how == .removed))
+        #expect(h.vips.currentAddresses.isEmpty)
     }
 
     @Test func triggersDuringASyncCoalesceIntoOneMore() async throws {
