@@ -71,13 +71,7 @@ holder() {
     await_log "$1" 1
 }
 # await_log NAME LINES: wait until the holder's log has LINES lines.
-await_log() {
-    local deadline=$((SECONDS + 20))
-    until (($(wc -l < "$work/$1.log") >= $2)); do
-        ((SECONDS < deadline)) || fail "holder $1 wrote $(wc -l < "$work/$1.log") of $2 lines: $(cat "$work/$1.log")"
-        sleep 0.1
-    done
-}
+await_log() { await_lines "$work/$1.log" "$2"; }
 say() { echo "$2" > "$fifos/$1"; }
 greeting() { ip netns exec "$client" socat -T5 - TCP:192.0.2.10:80 </dev/null | head -n1; }
 

@@ -135,6 +135,16 @@ _addr_add() {
     esac
 }
 
+# await_lines FILE LINES [SECONDS]: wait until FILE has LINES lines (default
+# 20 s), else fail showing what it has.
+await_lines() {
+    local file=$1 lines=$2 deadline=$((SECONDS + ${3:-20}))
+    until (($(wc -l < "$file") >= lines)); do
+        ((SECONDS < deadline)) || fail "$file has $(wc -l < "$file") of $lines lines: $(cat "$file")"
+        sleep 0.1
+    done
+}
+
 # wait_for_port NS ADDR PORT [SECONDS]: wait until a TCP connect to ADDR:PORT
 # from inside NS succeeds (default 10 s), else fail.
 wait_for_port() {
