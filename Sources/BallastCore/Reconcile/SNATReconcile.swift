@@ -145,7 +145,7 @@ public enum SNATReconcile {
     @discardableResult
     public static func apply(desired: [SNATRule], to control: some SNATControl) throws(DataPlaneError) -> Bool {
         let wanted = SNATTable(rules: desired)
-        switch write(from: try control.current(), to: wanted) {
+        switch write(from: try control.current(expecting: wanted), to: wanted) {
         case .none:
             return false
         case .updated(let change):
