@@ -109,7 +109,8 @@ let package = Package(
         // Host network tests: root + network namespaces + veth on the build
         // machine itself (no VM). Enabled by BALLAST_ROOT_TESTS=1 (scripts/test
         // sets it); when enabled, a missing privilege or tool is a failure.
-        .testTarget(name: "HostNetTests", dependencies: ["L2Announce", "L2Frames", "BallastCore", "BallastTestSupport"]),
+        .testTarget(name: "HostNetTests", dependencies: ["L2Announce", "L2Frames", "BallastCore", "BallastTestSupport",
+                                                       "NFTables"]),
         // Kernel tests: need IPVS (or root + namespaces). Enabled by
         // BALLAST_KERNEL_TESTS=1, which scripts/test sets inside the kernel VM;
         // there a missing kernel feature is a failure, never a skip.

@@ -138,9 +138,9 @@ struct NFTablesKernelTests {
             return (failed, untouched, try snat.current())
         }
         #expect(failed)
-        var expected = Self.table
-        expected.masquerades.remove(SNATPair(address: IPAddress("192.0.2.10")!, destination: IPAddress("10.0.0.5")!))
-        #expect(untouched == expected)
+        // The elements no longer match the digest written with them: not
+        // Ballast's table any more, so the reconcile replaces it.
+        #expect(untouched == nil)
         #expect(repaired == Self.table)
     }
 
