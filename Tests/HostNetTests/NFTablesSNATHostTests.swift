@@ -142,7 +142,10 @@ struct NFTablesSNATHostTests {
             nft -f - <<'NFT'
             table inet firewalld {
             \tset blocked { type ipv4_addr; elements = { 198.51.100.7 } }
-            \tchain input { type filter hook input priority filter; policy accept; ip saddr @blocked drop comment "x" }
+            \tchain input {
+            \t\ttype filter hook input priority filter; policy accept;
+            \t\tip saddr @blocked drop comment "x"
+            \t}
             }
             NFT
             """)
