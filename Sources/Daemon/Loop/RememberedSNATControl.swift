@@ -14,6 +14,11 @@
 // kill -9. That proof is blind to elements changed by hand while no daemon
 // ran, so it is used once, at start, and never after `forget()` (resync,
 // reload) or a failed write: those always list everything.
+//
+// libnftables runs in this process, and a full listing or a whole-table
+// write of 100,000 elements leaves 100–140 MiB of freed heap that glibc keeps
+// (measured: 189 MiB resident after `current()`, 62 MiB after malloc_trim),
+// so both give freed memory back at once (`FreedMemory`, a few ms).
 import BallastCore
 import Synchronization
 
@@ -39,6 +44,7 @@ public final class RememberedSNATControl: SNATControl {
 
     public func current() throws(DataPlaneError) -> SNATTable? {
         if case .known(let rules) = view.withLock({ $0 }) { return rules }
+        defer { FreedMemory.release() }
         let rules = try control.current()
         view.withLock { $0 = .known(rules) }
         return rules
@@ -60,6 +66,7 @@ public final class RememberedSNATControl: SNATControl {
     public func replace(with table: SNATTable) throws(DataPlaneError) {
         // A failed write leaves the table in a state worth reading again.
         forget()
+        defer { FreedMemory.release() }
         try control.replace(with: table)
         view.withLock { $0 = .known(table) }
     }
