@@ -113,7 +113,7 @@ struct SNATStartBenchmark {
 
         let text = report.joined(separator: "\n") + "\n"
         if let path = ProcessInfo.processInfo.environment["BALLAST_SNAT_BENCH_OUT"] {
-            try text.write(toFile: path, atomically: true, encoding: .utf8)
+            try text.write(toFile: path, atomically: false, encoding: .utf8)
         } else {
             print(text, terminator: "")
         }
