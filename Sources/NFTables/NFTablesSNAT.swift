@@ -96,8 +96,16 @@ public final class NFTablesSNAT: SNATControl {
             let listing = try NFTContext.run("list set inet \(tableName) \(SNATTableText.digestSet)", json: true,
                                              operation: operation)
             let wanted = SNATTableDigest(table)
-            guard try decode(operation, { try SNATTableJSON.digest(listing) }) == wanted else { return false }
+            let found = try decode(operation) { try SNATTableJSON.digest(listing) }
+            guard found == wanted else {
+                logger.info("SNAT table's digest differs from the desired elements; listing them",
+                            metadata: ["nft.table": "\(tableName)", "nft.digest": "\(found.map { "\($0)" } ?? "none")",
+                                       "nft.desired_digest": "\(wanted)"])
+                return false
+            }
             digest.withLock { $0 = wanted }
+            logger.info("SNAT table holds the digest of the desired elements; not listing them",
+                        metadata: ["nft.table": "\(tableName)", "nft.digest": "\(wanted)"])
             return true
         }
     }
