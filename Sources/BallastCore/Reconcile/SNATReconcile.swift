@@ -155,4 +155,32 @@ public enum SNATReconcile {
         }
         return true
     }
+
+    /// The same for the rules on `addresses` alone: `desired` is the whole
+    /// plan (sorted, as the planner makes it) and the table is right for
+    /// every other address (it holds the last plan, which only these
+    /// addresses' rules changed from). A table that is missing or empty, or
+    /// that would turn empty, is written whole as in `apply(desired:to:)`.
+    @discardableResult
+    public static func apply(desired: [SNATRule], addresses: Set<IPAddress>,
+                             to control: some SNATControl) throws(DataPlaneError) -> Bool {
+        guard let current = try control.current(), !current.isEmpty else {
+            return try apply(desired: desired, to: control)
+        }
+        guard !addresses.isEmpty else { return false }
+        let wanted = SNATTable(rules: desired.filter { addresses.contains($0.address) })
+        let have = SNATTable(marks: current.marks.filter { addresses.contains($0.address) },
+                             masquerades: current.masquerades.filter { addresses.contains($0.address) })
+        let change = SNATTableChange(from: have, to: wanted)
+        guard !change.isEmpty else { return false }
+        // Deleted elements are in the table and added ones are not: counting is enough.
+        let marksLeft = current.marks.count - change.deleteMarks.count + change.addMarks.count
+        let pairsLeft = current.masquerades.count - change.deleteMasquerades.count + change.addMasquerades.count
+        if marksLeft == 0 && pairsLeft == 0 {
+            try control.replace(with: SNATTable())
+        } else {
+            try control.update(change)
+        }
+        return true
+    }
 }
