@@ -122,7 +122,7 @@ func generate(_ options: Options) throws {
         try serviceFile(i, endpoints: options.endpoints)
             .write(toFile: options.directory + String(format: "/svc-%05d.yaml", i), atomically: false, encoding: .utf8)
     }
-    fm.createFile(atPath: marker, contents: nil)
+    _ = fm.createFile(atPath: marker, contents: nil)
 }
 
 /// Announces nothing; the daemon's announcer is L2Announce's, with sockets.

@@ -79,8 +79,8 @@ import Testing
         }
         for ref in Set(old.endpointSlices.keys).union(new.endpointSlices.keys)
         where old.endpointSlices[ref] != new.endpointSlices[ref] {
-            old.endpointSlices[ref].map { changes.endpoints.insert($0.serviceRef) }
-            new.endpointSlices[ref].map { changes.endpoints.insert($0.serviceRef) }
+            if let slice = old.endpointSlices[ref] { changes.endpoints.insert(slice.serviceRef) }
+            if let slice = new.endpointSlices[ref] { changes.endpoints.insert(slice.serviceRef) }
         }
         return changes
     }

@@ -40,10 +40,13 @@ public struct DataPlaneScope: Sendable, Hashable {
     /// SNAT is scoped by address: a masquerade pair (VIP → endpoint) serves
     /// every port of the VIP.
     public var snatAddresses: Set<IPAddress>
+    /// The rules on those addresses that the table holds: the last plan's.
+    public var snatBefore: [SNATRule]
 
-    public init(virtualServices: Set<VirtualServiceKey>, snatAddresses: Set<IPAddress>) {
+    public init(virtualServices: Set<VirtualServiceKey>, snatAddresses: Set<IPAddress>, snatBefore: [SNATRule]) {
         self.virtualServices = virtualServices
         self.snatAddresses = snatAddresses
+        self.snatBefore = snatBefore
     }
 
     /// The virtual services of `services` before and after, and their
@@ -60,7 +63,8 @@ public struct DataPlaneScope: Sendable, Hashable {
         for key in keys {
             if case .address(let address, _, _) = key { addresses.insert(address) }
         }
-        self.init(virtualServices: keys, snatAddresses: addresses)
+        self.init(virtualServices: keys, snatAddresses: addresses,
+                  snatBefore: addresses.isEmpty ? [] : before.snat.filter { addresses.contains($0.address) })
     }
 }
 
@@ -110,7 +114,8 @@ public struct DataPlaneApplier: Sendable {
 
         do {
             if let scope {
-                outcome.snatReplaced = try SNATReconcile.apply(desired: state.snat, addresses: scope.snatAddresses, to: snat)
+                outcome.snatReplaced = try SNATReconcile.apply(desired: state.snat, addresses: scope.snatAddresses,
+                                                               holding: scope.snatBefore, to: snat)
             } else {
                 outcome.snatReplaced = try SNATReconcile.apply(desired: state.snat, to: snat)
             }

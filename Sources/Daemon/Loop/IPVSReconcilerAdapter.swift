@@ -33,6 +33,8 @@ public final class DrainingIPVSReconciler: IPVSReconciling {
     private struct Memory {
         var drainBook = IPVSDrainBook()
         var table: IPVSKnownTable?
+        /// Counts `forget()` calls: a round does not put back a table forgotten meanwhile.
+        var forgotten = 0
     }
 
     private let control: any IPVSControl
@@ -55,7 +57,7 @@ public final class DrainingIPVSReconciler: IPVSReconciling {
 
     /// The next round dumps the whole table again.
     public func forget() {
-        memory.withLock { $0.table = nil }
+        memory.withLock { $0.table = nil; $0.forgotten += 1 }
     }
 
     public func reconcile(desired: [IPVSVirtualService], ownership: IPVSOwnership) -> IPVSReconcileReport {
@@ -72,7 +74,15 @@ public final class DrainingIPVSReconciler: IPVSReconciling {
         let settings = IPVSReconcileSettings(drainTimeout: drainTimeout.withLock { $0 })
         let reconciler = IPVSReconciler(control: control, ownership: ownership, settings: settings)
         let now = ContinuousClock().now
-        var (book, remembered) = memory.withLock { ($0.drainBook, $0.table) }
+        // The table is taken out of memory while this round works on it (and
+        // put back at the end): a copy left behind would make every change to
+        // it copy all 10,000 services.
+        let taken = memory.withLock { memory in
+            defer { memory.table = nil }
+            return (book: memory.drainBook, table: memory.table, generation: memory.forgotten)
+        }
+        var book = taken.book
+        var remembered = taken.table
         if !remembersTable { remembered = nil }
         // In scope too: every service with a draining destination, whose drain
         // goes on (or ends) on every round, and whose book entries the diff
@@ -132,7 +142,9 @@ public final class DrainingIPVSReconciler: IPVSReconciling {
                 return report
             }
         }
-        if remembersTable { memory.withLock { $0.table = table } }
+        if remembersTable {
+            memory.withLock { if $0.forgotten == taken.generation { $0.table = table } }
+        }
         report.observed = table.services
         return report
     }
