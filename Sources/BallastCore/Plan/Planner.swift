@@ -79,7 +79,12 @@ public struct Planner: Sendable {
             .sorted { $0.ref < $1.ref }
         var slices: [ObjectRef: [EndpointSlice]] = [:]
         if !services.isEmpty {
-            for slice in snapshot.endpointSlices.values {
+            // A slice lives in its Service's namespace: most slices are passed
+            // over on their key, without copying them.
+            let namespaces = Set(services.map(\.ref.namespace))
+            let all = snapshot.endpointSlices
+            for index in all.indices where namespaces.contains(all.keys[index].namespace) {
+                let slice = all.values[index]
                 let owner = slice.serviceRef
                 if dirty.contains(owner) { slices[owner, default: []].append(slice) }
             }
