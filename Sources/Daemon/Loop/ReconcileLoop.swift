@@ -155,7 +155,7 @@ public actor ReconcileLoop {
 
         let allocation: AllocationResult
         let plan: DesiredState
-        var scope: DataPlaneScope?
+        let scope: DataPlaneScope?
         if let replan = stages.replan, let last, last.clean, reasons == [.source], !changes.everything {
             var changed = changes.services
             var settled = last.allocationIsSettled
@@ -182,6 +182,7 @@ public actor ReconcileLoop {
             assignments = allocation.assignments
             savePersistedAssignments()
             plan = stages.plan(snapshot, allocation, configuration, nodeName)
+            scope = nil
             last = stages.replan == nil ? nil
                 : LastSync(allocation: allocation, allocationIsSettled: allocation.addresses == previous,
                            sharing: AddressSharing(allocation), plan: plan)
