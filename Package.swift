@@ -94,6 +94,11 @@ let package = Package(
         // Benchmark of manifest directory loading (run by scripts/bench/manifest-bench).
         .executableTarget(name: "ballast-manifest-bench", dependencies: ["BallastConfig", "BallastCore"],
                           path: "Benchmarks/ManifestBench"),
+        // Benchmark of the edit path: manifest watcher → reconcile loop → in-memory kernel (scripts/bench/edit-bench).
+        .executableTarget(name: "ballast-edit-bench", dependencies: [
+            "Daemon", "SourceFiles", "BallastConfig", "BallastCore", "BallastFakes",
+            .product(name: "Logging", package: "swift-log"),
+        ], path: "Benchmarks/EditBench"),
 
         // MARK: Tests
         // Unit tests: no root, no kernel features.
