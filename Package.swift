@@ -102,14 +102,15 @@ let package = Package(
 
         // MARK: Tests
         // Unit tests: no root, no kernel features.
-        .testTarget(name: "BallastCoreTests", dependencies: ["BallastCore", "BallastFakes"],
+        .testTarget(name: "BallastCoreTests", dependencies: ["BallastCore", "BallastFakes", "BallastTestSupport"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "BallastConfigTests", dependencies: ["BallastConfig", "BallastCore"],
+        .testTarget(name: "BallastConfigTests", dependencies: ["BallastConfig", "BallastCore", "BallastTestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "NetlinkIPVSTests", dependencies: ["NetlinkIPVS", "BallastCore"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "L2FramesTests", dependencies: ["L2Frames", "BallastCore"]),
-        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "SourceFiles", "BallastCore", "BallastConfig", "BallastFakes"]),
+        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "SourceFiles", "BallastCore", "BallastConfig", "BallastFakes",
+                                                       "BallastTestSupport"]),
         .testTarget(name: "L2AnnounceTests", dependencies: ["L2Announce", "L2Frames", "BallastCore", "BallastFakes"]),
         // Host network tests: root + network namespaces + veth on the build
         // machine itself (no VM). Enabled by BALLAST_ROOT_TESTS=1 (scripts/test

@@ -3,27 +3,15 @@
 // files removed), and name every Service whose object or slices changed.
 import BallastConfig
 import BallastCore
+import BallastTestSupport
 import Testing
 
 @Suite struct ManifestMergeTests {
-    struct Rng: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9e37_79b9_7f4a_7c15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-            z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-            return z ^ (z >> 31)
-        }
-        mutating func chance(_ p: Double) -> Bool { Double.random(in: 0..<1, using: &self) < p }
-        mutating func pick<T>(_ items: [T]) -> T { items[Int.random(in: 0..<items.count, using: &self)] }
-    }
-
     static let paths = (0..<6).map { "/m/f\($0).yaml" }
     static let names = (0..<5).map { "s\($0)" }
 
     /// A random file: a few of a small set of objects, so that files often define the same ones.
-    static func randomSet(path: String, using rng: inout Rng) -> ManifestSet {
+    static func randomSet(path: String, using rng: inout SplitMix64) -> ManifestSet {
         var set = ManifestSet()
         var line = 1
         func next() -> BallastCore.SourceLocation { line += 3; return BallastCore.SourceLocation(file: path, line: line) }
@@ -55,7 +43,7 @@ import Testing
 
     @Test(arguments: 0..<200)
     func patchedMergeEqualsFullMerge(seed: UInt64) {
-        var rng = Rng(state: seed)
+        var rng = SplitMix64(seed: seed)
         var files: [String: ManifestSet] = [:]
         var merge = ManifestMerge()
         var before = ClusterSnapshot()

@@ -1,8 +1,9 @@
 // Planner.replan must give exactly what Planner.plan gives, whatever changed:
 // random worlds, random edits of Services and slices, one step after another,
 // the incremental plan chained from the previous incremental plan.
-import Testing
 @testable import BallastCore
+import BallastTestSupport
+import Testing
 
 @Suite struct IncrementalPlanTests {
     /// One random edit of the world; returns nothing, the world is changed in place.

@@ -3,6 +3,7 @@
 // still repair whatever changed behind Ballast's back.
 import BallastCore
 import BallastFakes
+import BallastTestSupport
 import Daemon
 import Foundation
 import Testing
@@ -37,32 +38,19 @@ import Testing
         }
     }
 
-    struct Rng: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9e37_79b9_7f4a_7c15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-            z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-            return z ^ (z >> 31)
-        }
-        mutating func chance(_ p: Double) -> Bool { Double.random(in: 0..<1, using: &self) < p }
-        mutating func pick<T>(_ items: [T]) -> T { items[Int.random(in: 0..<items.count, using: &self)] }
-    }
-
     static let configuration: Configuration = {
         let range = AddressRange(first: IPAddress("192.0.2.10")!, last: IPAddress("192.0.2.14")!)!
         return Configuration(pools: [AddressPool(name: "public", ranges: [range])],
                              ipvs: IPVSSettings(resyncInterval: .seconds(3600)))
     }()
 
-    static func service(_ name: String, using rng: inout Rng) -> Service {
+    static func service(_ name: String, using rng: inout SplitMix64) -> Service {
         var service = lbService("default/\(name)", port: rng.pick([80, 443, 8080]), policy: rng.chance(0.3) ? .local : .cluster)
         if rng.chance(0.5) { service.annotations["metallb.io/allow-shared-ip"] = "shared" }
         return service
     }
 
-    static func slice(_ name: String, using rng: inout Rng) -> EndpointSlice {
+    static func slice(_ name: String, using rng: inout SplitMix64) -> EndpointSlice {
         var s = DaemonTests.slice(for: "default/\(name)", endpoints: 0)
         s.endpoints = (0..<Int.random(in: 0...3, using: &rng)).map { e in
             Endpoint(addresses: [IPAddress("10.0.\(Int.random(in: 0...1, using: &rng)).\(e + 1)")!],
@@ -87,7 +75,7 @@ import Testing
 
     @Test(arguments: 0..<25)
     func incrementalSyncsLeaveTheKernelAsFullSyncsDo(seed: UInt64) async {
-        var rng = Rng(state: seed)
+        var rng = SplitMix64(seed: seed)
         let names = (0..<6).map { "s\($0)" }
         var snapshot = ClusterSnapshot(nodes: ["n1": Node(name: "n1"), "n2": Node(name: "n2"),
                                                "n3": Node(name: "n3")])

@@ -3,27 +3,16 @@
 // merge of every file in force from scratch, problems included.
 import BallastConfig
 import BallastCore
+import BallastTestSupport
 @testable import SourceFiles
 import Testing
 
 @Suite struct ManifestFilesMergeTests {
-    struct Rng: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9e37_79b9_7f4a_7c15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-            z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-            return z ^ (z >> 31)
-        }
-        mutating func chance(_ p: Double) -> Bool { Double.random(in: 0..<1, using: &self) < p }
-        mutating func pick<T>(_ items: [T]) -> T { items[Int.random(in: 0..<items.count, using: &self)] }
-    }
 
     /// Manifest text: some of a few Services and slices (so files often
     /// define the same objects), sometimes a Node, a stray document (a
     /// warning), or a broken document (the file fails to decode).
-    static func text(using rng: inout Rng) -> String {
+    static func text(using rng: inout SplitMix64) -> String {
         var documents: [String] = []
         for name in ["s0", "s1", "s2", "s3"] {
             if rng.chance(0.3) {
@@ -86,7 +75,7 @@ import Testing
 
     @Test(arguments: 0..<60)
     func patchedMergeEqualsMergeFromScratch(seed: UInt64) {
-        var rng = Rng(state: seed)
+        var rng = SplitMix64(seed: seed)
         var files = ManifestFiles()
         var before = ClusterSnapshot()
         for step in 0..<30 {

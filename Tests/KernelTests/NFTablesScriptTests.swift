@@ -1,4 +1,5 @@
 import BallastCore
+import BallastTestSupport
 import Foundation
 @testable import NFTables
 import Testing
@@ -150,7 +151,7 @@ import Testing
 
     @Test(arguments: 0..<20)
     func anUpdateMovesTheDigestByItsChange(seed: Int) {
-        var generator = SplitMix(seed: UInt64(seed))
+        var generator = SplitMix64(seed: UInt64(seed))
         let before = Self.randomTable(&generator)
         let after = Self.randomTable(&generator)
         let change = SNATTableChange(from: before, to: after)
@@ -158,20 +159,9 @@ import Testing
         #expect(SNATTableDigest(words: SNATTableDigest(after).words) == SNATTableDigest(after))
     }
 
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        init(seed: UInt64) { state = seed }
-        mutating func next() -> UInt64 {
-            state &+= 0x9e37_79b9_7f4a_7c15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-            z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-            return z ^ (z >> 31)
-        }
-    }
 
     /// Overlapping tables of both families: 8 VIPs, a few ports and endpoints each.
-    static func randomTable(_ g: inout SplitMix) -> SNATTable {
+    static func randomTable(_ g: inout SplitMix64) -> SNATTable {
         var rules: [SNATRule] = []
         for vip in 0..<8 where Bool.random(using: &g) {
             let v6 = vip >= 4
