@@ -8,7 +8,8 @@ import Metrics
 /// neighbour solicitations for them from this node, like MetalLB's layer-2
 /// mode. The daemon decides which addresses this node announces (exactly one
 /// node per address) and calls `setAnnounced`; `run` keeps interfaces and
-/// ports current until cancelled.
+/// ports current until cancelled. Addresses it only keeps while connections
+/// drain are answered without being taken over: no gratuitous frames.
 ///
 /// Replies are sent on the ports' own threads; the actor owns the plan:
 /// which address goes out of which interface, the gratuitous bursts, the
@@ -22,7 +23,12 @@ public actor L2Announcer {
     private let metricsFactory: any MetricsFactory
     private let now: @Sendable () -> Date
 
+    /// Every address answered, announced or answer-only.
     private var desired: [IPAddress: L2InterfaceSelection] = [:]
+    /// Those of `desired` answered without gratuitous frames.
+    private var answerOnly: Set<IPAddress> = []
+    /// The answer-only addresses answered at the last reconcile: changes of mode are logged.
+    private var answeringOnlyNow: Set<IPAddress> = []
     private var running = false
     private var links: [String: LinkResponder] = [:]
     private var assignment = Assignment(desired: [:], available: [])
@@ -81,15 +87,25 @@ public actor L2Announcer {
     /// Replaces the set of addresses this node announces. New addresses get
     /// their first gratuitous round before this returns (when running);
     /// removed ones are not answered any more once it returns.
-    public func setAnnounced(_ addresses: [IPAddress: L2InterfaceSelection]) {
-        desired = addresses
+    ///
+    /// - Parameter answering: addresses to answer requests for without
+    ///   announcing them: no gratuitous burst, no refresh. For an address
+    ///   this node keeps only while connections drain through it, which
+    ///   must stay reachable to clients that re-resolve it but must not be
+    ///   taken over. An address in both is announced.
+    public func setAnnounced(_ addresses: [IPAddress: L2InterfaceSelection],
+                             answering: [IPAddress: L2InterfaceSelection] = [:]) {
+        desired = answering.merging(addresses) { _, announced in announced }
+        answerOnly = Set(answering.keys).subtracting(addresses.keys)
         if running { reconcile() }
     }
 
     public func snapshot() -> L2Status {
         let conflictRecords = conflicts.all
-        var announcedOn: [IPAddress: [String]] = [:]
-        for key in announcements.keys { announcedOn[key.address, default: []].append(key.interface) }
+        var answeredOn: [IPAddress: [String]] = [:]
+        for (address, names) in assignment.interfaces {
+            answeredOn[address] = names.filter { links[$0] != nil }
+        }
         let addresses = Set(desired.keys).union(conflictRecords.keys).sorted().map { address in
             var problems: [String] = []
             if let problem = desired[address] == nil ? "not announced by this node" : assignment.problems[address] {
@@ -100,7 +116,8 @@ public actor L2Announcer {
                 problems.append("cannot open packet sockets on \(unopened.joined(separator: ", ")) (see log)")
             }
             return L2Status.Address(
-                address: address, interfaces: (announcedOn[address] ?? []).sorted(), announcingSince: since[address],
+                address: address, interfaces: (answeredOn[address] ?? []).sorted(), announcingSince: since[address],
+                answerOnly: answerOnly.contains(address),
                 problem: problems.isEmpty ? nil : problems.joined(separator: "; "), conflicts: conflictRecords[address])
         }
         let interfaces = links.values.sorted { $0.interface.name < $1.interface.name }.map {
@@ -142,8 +159,10 @@ public actor L2Announcer {
             link.update(announced: perLink[name] ?? [], ownMACs: ownMACs)
         }
 
+        // Answer-only addresses get no burst; one announced before loses its
+        // burst or refresh, and one announced again gets a burst anew.
         let wanted = Set(perLink.flatMap { name, addresses in
-            addresses.map { AnnouncementKey(address: $0, interface: name, mac: links[name]!.mac) }
+            addresses.subtracting(answerOnly).map { AnnouncementKey(address: $0, interface: name, mac: links[name]!.mac) }
         })
         for key in Set(announcements.keys).subtracting(wanted) {
             announcements.removeValue(forKey: key)?.cancel()
@@ -151,15 +170,18 @@ public actor L2Announcer {
         for key in wanted.subtracting(announcements.keys) {
             announcements[key] = startAnnouncing(key)
         }
-        let announcedNow = Set(wanted.map(\.address))
-        since = since.filter { announcedNow.contains($0.key) }
-        for address in announcedNow where since[address] == nil {
-            since[address] = now()
-            logger.info("announcing", metadata: [
+        let answeredNow = Set(perLink.values.joined())
+        since = since.filter { answeredNow.contains($0.key) }
+        let onlyNow = answeredNow.intersection(answerOnly)
+        for address in answeredNow where since[address] == nil || onlyNow.contains(address) != answeringOnlyNow.contains(address) {
+            if since[address] == nil { since[address] = now() }
+            let only = onlyNow.contains(address)
+            logger.info(only ? "answering requests only, while connections drain" : "announcing", metadata: [
                 "l2.address": "\(address)",
                 "l2.interfaces": "\(next.interfaces[address, default: []].sorted().joined(separator: ","))",
             ])
         }
+        answeringOnlyNow = onlyNow
     }
 
     private func openAndCloseLinks(available: [NetworkInterface], needed: Set<String>) {
@@ -246,6 +268,7 @@ public actor L2Announcer {
         for link in links.values { link.close() }
         links = [:]
         since = [:]
+        answeringOnlyNow = []
         assignment = Assignment(desired: [:], available: [])
     }
 }

@@ -6,10 +6,13 @@ import L2Frames
 public struct L2Status: Sendable, Hashable {
     public struct Address: Sendable, Hashable {
         public var address: IPAddress
-        /// Interfaces it is announced on now; empty when none could be found.
+        /// Interfaces it is answered on now; empty when none could be found.
         public var interfaces: [String]
-        /// Since when this node announces it (without interruption).
+        /// Since when this node answers for it (without interruption).
         public var announcingSince: Date?
+        /// Answered without gratuitous frames: kept while connections drain,
+        /// not announced.
+        public var answerOnly: Bool
         /// Why it is not announced (or not everywhere asked), for operators.
         public var problem: String?
         public var conflicts: ConflictRecord?

@@ -171,14 +171,24 @@ final class LoopHarness: Sendable {
         await loop.sourceChanged(changed)
         await loop.drainPending()
         #expect(h.kernelIPVS[webKey]?.destinations.map(\.destination.weight) == [0])
-        #expect(await h.announcer.addresses == [])
         #expect(h.vips.currentAddresses == [web])
+        // Still answered, so that a client re-resolving the address finds this node, but not announced.
+        #expect(await h.announcer.current == [Announcement(address: web, node: "n1", pool: "public", interfaces: nil,
+                                                           services: [ref("default/web")], answerOnly: true)])
+        #expect(h.board.answer(.status).status?.counts.draining == 1)
+        #expect(h.board.answer(.status).status?.counts.announced == 0)
+        #expect(h.board.answer(.services).services?.services.first?.drainingAddresses == [web])
+        let sentences = h.board.answer(.explain(ref("default/web"))).explain?.sentences ?? []
+        #expect(sentences.contains("No node announces \(web), but this node (n1) keeps answering ARP/NDP for it "
+            + "while connections drain through it, without taking it over; new connections find no endpoint."))
 
-        // Once it has ended, the VIP goes (and a removed destination with it).
+        // Once it has ended, the VIP goes (and a removed destination with it), and nothing answers for it.
         h.kernelIPVS.setConnections(webKey, endpoint, active: 0)
         await loop.sync(reasons: [.resync])
         #expect(h.kernelIPVS[webKey]?.destinations.isEmpty == (how == .removed))
         #expect(h.vips.currentAddresses.isEmpty)
+        #expect(await h.announcer.current == [])
+        #expect(h.board.answer(.status).status?.counts.draining == 0)
     }
 
     @Test func triggersDuringASyncCoalesceIntoOneMore() async throws {

@@ -159,6 +159,22 @@ let quietLogger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler()
         #expect(StatusText.services(ServicesResponse(services: [])) == "No LoadBalancer Services handled by Ballast.\n")
     }
 
+    @Test func anAddressAnsweredWhileItDrainsShowsAsDrainingNotAnnounced() {
+        let row = ServiceRow(namespace: "default", name: "web", type: "LoadBalancer", externalIPs: [IPAddress("192.0.2.10")!],
+                             pool: "public", announcingNodes: [], drainingAddresses: [IPAddress("192.0.2.10")!],
+                             trafficPolicy: "Cluster", endpointsReady: 0, endpointsTotal: 1, ipvsDestinations: 1,
+                             problem: "192.0.2.10 is not announced: no ready endpoints")
+        #expect(StatusText.services(ServicesResponse(services: [row])) == """
+            NAMESPACE   NAME   EXTERNAL-IP   POOL     ANNOUNCER   POLICY    READY   IPVS-DESTS   PROBLEM
+            default     web    192.0.2.10    public   draining    Cluster   0/1     1            192.0.2.10 is not announced: no ready endpoints
+
+            """)
+        var status = StatusAPITests.sampleStatus
+        status.counts.draining = 1
+        #expect(StatusText.status(status, now: now).contains(
+            "services    2 handled, 1 with an address, 1 address announced by this node, 1 answering ARP while connections drain\n"))
+    }
+
     @Test func poolsTable() {
         let pools = PoolsResponse(pools: [
             PoolRow(name: "public", family: .ipv6, size: .max, inUse: 2, autoAssign: true),

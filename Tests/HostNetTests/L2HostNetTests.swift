@@ -91,6 +91,30 @@ struct L2HostNetTests {
         try await ballast.stop()
     }
 
+    /// An address kept only while connections drain: a peer that asks gets
+    /// Ballast's MAC, but nothing gratuitous goes out for it.
+    @Test func answerOnlyAddressesAreResolvedWithoutGratuitousFrames() async throws {
+        let (topology, node, peer) = try segment()
+        defer { topology.destroy() }
+        let ballast = try await RunningAnnouncer(
+            namespace: node, settings: L2AnnounceSettings(garpCount: 3, garpInterval: .milliseconds(100),
+                                                          refreshInterval: .milliseconds(200)))
+        let capture = try Capture(namespace: peer, interface: "p0")
+        await ballast.announcer.setAnnounced([:], answering: [IPAddress(Self.vip4)!: .interfaces(["eth0"]),
+                                                              IPAddress(Self.vip6)!: .automatic])
+        #expect(try arping(in: peer, interface: "p0", Self.vip4) == Array(repeating: Self.nodeMAC, count: 3))
+        #expect(try ndisc6(in: peer, interface: "p0", Self.vip6) == Self.nodeMAC)
+        // Longer than a burst and several refreshes would take.
+        try await Task.sleep(for: .milliseconds(800))
+        let gratuitous = try capture.stop().compactMap(Gratuitous.init).filter { [Self.vip4, Self.vip6].contains($0.address) }
+        #expect(gratuitous.isEmpty, "gratuitous frames for answer-only addresses: \(gratuitous)")
+
+        await ballast.announcer.setAnnounced([:])
+        #expect(try arping(in: peer, interface: "p0", Self.vip4) == [], "answered after the drain ended")
+        #expect(try ndisc6(in: peer, interface: "p0", Self.vip6) == nil, "answered after the drain ended")
+        try await ballast.stop()
+    }
+
     @Test func peerCaptureSeesTheBurstWithItsCountAndSpacing() async throws {
         let (topology, node, peer) = try segment()
         defer { topology.destroy() }

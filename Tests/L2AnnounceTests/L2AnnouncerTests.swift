@@ -116,6 +116,66 @@ import Testing
         try await h.stop()
     }
 
+    // MARK: Answer-only (an address kept while connections drain)
+
+    @Test func answerOnlyAddressesAreAnsweredWithoutGratuitousFrames() async throws {
+        let h = await Harness(settings: L2AnnounceSettings(garpCount: 3, refreshInterval: .seconds(30),
+                                                           rescanInterval: .seconds(3600)))
+        await h.announcer.setAnnounced([:], answering: [v4: .automatic, v6: .interfaces(["eth0"])])
+        let port = try #require(h.port())
+        #expect(port.sent.isEmpty, "gratuitous frames for an address only kept while it drains")
+        #expect(port.multicastGroups == [MACAddress("33:33:ff:00:00:10")!], "solicitations would not arrive")
+
+        port.deliver(arpRequest(for: "192.0.2.10"))
+        port.deliver(neighborSolicitation(for: "2001:db8::10"))
+        #expect(port.sentDecoded == [.arpReply(v4, Net.eth0MAC, to: Net.peerMAC),
+                                     .solicitedNA(v6, Net.eth0MAC, to: Net.peerMAC)])
+
+        // No burst and no refresh: only the run loop sleeps on the clock.
+        await h.advance(by: .seconds(120), sleepers: 1)
+        await h.settle(1)
+        #expect(port.sent.count == 2)
+        let status = await h.announcer.snapshot()
+        #expect(status.addresses.map(\.answerOnly) == [true, true])
+        #expect(status.addresses.map(\.interfaces) == [["eth0"], ["eth0"]])
+        #expect(status.addresses.allSatisfy { $0.problem == nil })
+        #expect(status.interfaces.first?.counters.gratuitousSent == 0)
+        try await h.stop()
+    }
+
+    @Test func droppingAnAnswerOnlyAddressStopsAnsweringIt() async throws {
+        let h = await Harness()
+        await h.announcer.setAnnounced([:], answering: [v4: .automatic])
+        let port = try #require(h.port())
+        await h.announcer.setAnnounced([:])
+        port.deliver(arpRequest(for: "192.0.2.10"))
+        #expect(port.sent.isEmpty, "answered after the drain ended")
+        #expect(port.isClosed, "port kept open for nothing")
+        try await h.stop()
+    }
+
+    @Test func anAnnouncedAddressTurningAnswerOnlyLosesItsBurstAndGetsOneWhenAnnouncedAgain() async throws {
+        let h = await Harness()
+        await h.announcer.setAnnounced([v4: .automatic])
+        let port = try #require(h.port())
+        await h.settle(2)
+        await h.announcer.setAnnounced([:], answering: [v4: .automatic])
+        await h.settle(1)
+        port.clearSent()
+        await h.advance(by: .seconds(5), sleepers: 1)
+        await h.settle(1)
+        #expect(port.sent.isEmpty, "the burst went on after the address turned answer-only")
+        port.deliver(arpRequest(for: "192.0.2.10"))
+        #expect(port.sentDecoded == [.arpReply(v4, Net.eth0MAC, to: Net.peerMAC)])
+        port.clearSent()
+
+        // Announced again (an endpoint is ready): a takeover burst, as for any announcement.
+        await h.announcer.setAnnounced([v4: .automatic], answering: [v4: .automatic])
+        #expect(port.sentDecoded == [.garpRequest(v4, Net.eth0MAC), .garpReply(v4, Net.eth0MAC)])
+        #expect(await h.announcer.snapshot().addresses.map(\.answerOnly) == [false])
+        try await h.stop()
+    }
+
     // MARK: Release
 
     @Test func releaseStopsAnsweringAndPendingBursts() async throws {

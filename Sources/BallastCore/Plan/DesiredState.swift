@@ -11,17 +11,26 @@ public struct Announcement: Sendable, Hashable, Comparable, CustomStringConverti
     public var interfaces: [String]?
     /// Services using the address (several when it is shared).
     public var services: [ObjectRef]
+    /// Answer requests only: no gratuitous ARP or unsolicited NA, no refresh.
+    /// The daemon sets it for an address no node announces that it keeps
+    /// while connections drain through it: those clients re-resolve it when
+    /// their neighbour cache entry expires, and nothing is taken over. The
+    /// planner never sets it.
+    public var answerOnly: Bool
 
-    public init(address: IPAddress, node: String, pool: String, interfaces: [String]?, services: [ObjectRef]) {
+    public init(address: IPAddress, node: String, pool: String, interfaces: [String]?, services: [ObjectRef],
+                answerOnly: Bool = false) {
         self.address = address
         self.node = node
         self.pool = pool
         self.interfaces = interfaces
         self.services = services
+        self.answerOnly = answerOnly
     }
 
     public var description: String {
-        "\(address) by \(node) on \(interfaces.map { $0.joined(separator: ", ") } ?? "automatic interface") (pool \(pool))"
+        "\(address) by \(node) on \(interfaces.map { $0.joined(separator: ", ") } ?? "automatic interface")"
+            + (pool.isEmpty ? "" : " (pool \(pool))") + (answerOnly ? ", answering only while connections drain" : "")
     }
 
     public static func < (a: Self, b: Self) -> Bool { a.address < b.address }

@@ -25,6 +25,11 @@ public struct DataPlaneOutcome: Sendable, Hashable {
     public var snatReplaced = false
     public var ipvs = IPVSReconcileReport()
     public var ipvsDuration: Duration = .zero
+    /// VIPs no node announces, kept on the link while connections drain
+    /// through them: this node answers ARP/NDP for them without taking them
+    /// over (answer-only announcements), so that a client whose neighbour
+    /// cache entry expires finds the node again. Sorted by address.
+    public var draining: [Announcement] = []
     /// Every failure, as a sentence naming the operation and object.
     public var errors: [String] = []
 
@@ -127,11 +132,16 @@ public struct DataPlaneApplier: Sendable {
         // ready endpoint) stays while a virtual service on it still drains
         // connections at weight 0: removing the address would cut the very
         // connections the drain keeps, as the kernel no longer delivers their
-        // packets locally. Clients still reach it through their neighbour
-        // caches. One that another node now announces goes at once.
+        // packets locally. The announcer keeps answering for it (see
+        // `draining`). One that another node now announces goes at once.
         let announced = Set(state.announcements.map(\.address))
         let draining = Self.drainingAddresses(outcome.ipvs.observed)
-        for address in changes.remove where announced.contains(address) || !draining.contains(address) {
+        var kept: [IPAddress] = []
+        for address in changes.remove {
+            if !announced.contains(address) && draining.contains(address) {
+                kept.append(address)
+                continue
+            }
             do {
                 try vips.remove(address)
                 outcome.vipsRemoved.append(address)
@@ -139,7 +149,27 @@ public struct DataPlaneApplier: Sendable {
                 outcome.errors.append(error.description)
             }
         }
+        outcome.draining = Self.answerOnly(kept, state: state, pools: pools)
         return outcome
+    }
+
+    /// Answer-only announcements by this node for VIPs kept while they drain,
+    /// on the interfaces their pool names (nil, as for any announcement: the
+    /// interface whose subnet holds the address). An address whose pool left
+    /// the configuration is answered on that automatic interface too: its
+    /// connections drain all the same.
+    static func answerOnly(_ kept: [IPAddress], state: DesiredState, pools: [AddressPool]) -> [Announcement] {
+        guard !kept.isEmpty else { return [] }
+        let wanted = Set(kept)
+        var users: [IPAddress: [ObjectRef]] = [:]
+        for plan in state.services.values {
+            for address in plan.addresses where wanted.contains(address) { users[address, default: []].append(plan.ref) }
+        }
+        return kept.sorted().map { address in
+            let pool = pools.first { $0.contains(address) }
+            return Announcement(address: address, node: state.node, pool: pool?.name ?? "", interfaces: pool?.interfaces,
+                                services: (users[address] ?? []).sorted(), answerOnly: true)
+        }
     }
 
     /// Addresses of virtual services with a weight-0 destination that still

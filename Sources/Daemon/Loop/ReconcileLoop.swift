@@ -201,7 +201,7 @@ public actor ReconcileLoop {
         }
         // A failed write leaves the kernel unlike the plan: the next sync does everything.
         if !outcome.errors.isEmpty { last?.clean = false }
-        await stages.announcer.announce(plan.localAnnouncements)
+        await stages.announcer.announce(plan.localAnnouncements + outcome.draining)
 
         let record = SyncRecord(at: Date(), duration: start.duration(to: clock.now),
                                 reasons: reasons.sorted().map(\.rawValue), configuration: configuration,

@@ -107,7 +107,8 @@ public protocol Announcing: Sendable {
     /// Keeps announcing until cancelled (a ServiceLifecycle service runs it).
     func run() async throws
     /// Makes `announcements` (this node's) the complete set: starts the new
-    /// ones with a gratuitous burst, stops the ones no longer listed.
+    /// ones with a gratuitous burst (answer-only ones without), stops the
+    /// ones no longer listed.
     func announce(_ announcements: [Announcement]) async
     /// Stops answering for everything, so that a peer's election takes over.
     func stopAll() async

@@ -140,13 +140,18 @@ public struct StatusCounts: Sendable, Hashable, Codable {
     public var allocated: Int
     /// Addresses this node announces.
     public var announced: Int
+    /// Addresses no node announces that this node still answers ARP/NDP for
+    /// while connections drain through them.
+    public var draining: Int
     public var ipvsServices: Int
     public var ipvsDestinations: Int
 
-    public init(services: Int = 0, allocated: Int = 0, announced: Int = 0, ipvsServices: Int = 0, ipvsDestinations: Int = 0) {
+    public init(services: Int = 0, allocated: Int = 0, announced: Int = 0, draining: Int = 0, ipvsServices: Int = 0,
+                ipvsDestinations: Int = 0) {
         self.services = services
         self.allocated = allocated
         self.announced = announced
+        self.draining = draining
         self.ipvsServices = ipvsServices
         self.ipvsDestinations = ipvsDestinations
     }
@@ -194,6 +199,9 @@ public struct ServiceRow: Sendable, Hashable, Codable {
     /// The nodes that answer ARP/NDP for the addresses (one per address, often
     /// the same); empty when nobody can (no ready endpoint, no eligible node).
     public var announcingNodes: [String]
+    /// Addresses no node announces that this node still answers ARP/NDP for
+    /// while connections drain through them.
+    public var drainingAddresses: [IPAddress]
     /// externalTrafficPolicy: "Cluster" or "Local".
     public var trafficPolicy: String
     public var endpointsReady: Int
@@ -204,14 +212,15 @@ public struct ServiceRow: Sendable, Hashable, Codable {
     public var problem: String?
 
     public init(namespace: String, name: String, type: String, externalIPs: [IPAddress], pool: String?,
-                announcingNodes: [String], trafficPolicy: String, endpointsReady: Int, endpointsTotal: Int,
-                ipvsDestinations: Int, problem: String? = nil) {
+                announcingNodes: [String], drainingAddresses: [IPAddress] = [], trafficPolicy: String, endpointsReady: Int,
+                endpointsTotal: Int, ipvsDestinations: Int, problem: String? = nil) {
         self.namespace = namespace
         self.name = name
         self.type = type
         self.externalIPs = externalIPs
         self.pool = pool
         self.announcingNodes = announcingNodes
+        self.drainingAddresses = drainingAddresses
         self.trafficPolicy = trafficPolicy
         self.endpointsReady = endpointsReady
         self.endpointsTotal = endpointsTotal

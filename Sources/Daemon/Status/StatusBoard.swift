@@ -110,6 +110,7 @@ public final class StatusBoard: Sendable {
             counts.services = handledCount(sync)
             counts.allocated = sync.allocation.assignments.count
             counts.announced = sync.plan.localAnnouncements.count
+            counts.draining = sync.dataPlane.draining.count
             let owned = Set(sync.plan.ipvs.map(\.key))
             let observed = sync.dataPlane.ipvs.observed.filter { owned.contains($0.key) }
             counts.ipvsServices = observed.count
@@ -128,11 +129,13 @@ public final class StatusBoard: Sendable {
     static func serviceRows(_ s: State) -> [ServiceRow] {
         guard let sync = s.lastSync else { return [] }
         let observed = observedByKey(sync)
+        let draining = Set(sync.dataPlane.draining.map(\.address))
         return handledPlans(sync).map { p in
             let service = sync.snapshot.services[p.ref]
             return ServiceRow(
                 namespace: p.ref.namespace, name: p.ref.name, type: service?.type.rawValue ?? ServiceType.loadBalancer.rawValue,
                 externalIPs: p.addresses, pool: p.pool, announcingNodes: Array(Set(p.announcers.values)).sorted(),
+                drainingAddresses: p.addresses.filter(draining.contains),
                 trafficPolicy: p.externalTrafficPolicy.rawValue, endpointsReady: p.endpoints.ready,
                 endpointsTotal: p.endpoints.total,
                 ipvsDestinations: p.virtualServices.reduce(0) { $0 + (observed[$1]?.destinations.count ?? 0) },
@@ -186,10 +189,14 @@ public final class StatusBoard: Sendable {
         }
         sentences += p.withdrawn.map { sentence($0.description) }
         sentences.append(sentence("Endpoints: \(p.endpoints); externalTrafficPolicy is \(p.externalTrafficPolicy.rawValue)"))
+        let draining = Set(sync.dataPlane.draining.map(\.address))
         for address in p.addresses {
             switch p.announcers[address] {
             case s.node?: sentences.append("This node (\(s.node)) announces \(address).")
             case let other?: sentences.append("Node \(other) announces \(address), not this node (\(s.node)).")
+            case nil where draining.contains(address):
+                sentences.append("No node announces \(address), but this node (\(s.node)) keeps answering ARP/NDP for it "
+                    + "while connections drain through it, without taking it over; new connections find no endpoint.")
             case nil: sentences.append("No node announces \(address), so it is unreachable.")
             }
         }

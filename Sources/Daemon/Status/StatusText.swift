@@ -38,7 +38,8 @@ public enum StatusText {
             rows.append(["last sync", "none yet"])
         }
         rows.append(["last good", s.lastSuccessfulSyncAt.map { timestamp($0, now: now) } ?? "never"])
-        rows.append(["services", "\(s.counts.services) handled, \(s.counts.allocated) with an address, \(s.counts.announced) address\(s.counts.announced == 1 ? "" : "es") announced by this node"])
+        rows.append(["services", "\(s.counts.services) handled, \(s.counts.allocated) with an address, \(s.counts.announced) address\(s.counts.announced == 1 ? "" : "es") announced by this node"
+            + (s.counts.draining == 0 ? "" : ", \(s.counts.draining) answering ARP while connections drain")])
         rows.append(["ipvs", "\(s.counts.ipvsServices) virtual service\(s.counts.ipvsServices == 1 ? "" : "s"), \(s.counts.ipvsDestinations) destination\(s.counts.ipvsDestinations == 1 ? "" : "s")"])
         rows.append(["up since", timestamp(s.startedAt, now: now)])
         let width = rows.map(\.[0].count).max() ?? 0
@@ -51,10 +52,17 @@ public enum StatusText {
         let rows = r.services.sorted { $0.ref < $1.ref }.map { s in
             [s.namespace, s.name,
              s.externalIPs.isEmpty ? "<pending>" : s.externalIPs.map(\.description).joined(separator: ","),
-             s.pool ?? "-", s.announcingNodes.isEmpty ? "-" : s.announcingNodes.joined(separator: ","), s.trafficPolicy,
+             s.pool ?? "-", announcer(s), s.trafficPolicy,
              "\(s.endpointsReady)/\(s.endpointsTotal)", "\(s.ipvsDestinations)", s.problem ?? ""]
         }
         return table(["NAMESPACE", "NAME", "EXTERNAL-IP", "POOL", "ANNOUNCER", "POLICY", "READY", "IPVS-DESTS", "PROBLEM"], rows)
+    }
+
+    /// The announcing nodes; an address this node only answers for while
+    /// connections drain is shown as draining, not as announced.
+    static func announcer(_ s: ServiceRow) -> String {
+        let parts = s.announcingNodes + (s.drainingAddresses.isEmpty ? [] : ["draining"])
+        return parts.isEmpty ? "-" : parts.joined(separator: ",")
     }
 
     public static func pools(_ r: PoolsResponse) -> String {
