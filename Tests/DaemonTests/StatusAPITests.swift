@@ -102,6 +102,23 @@ let quietLogger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler()
                     .contains(#""service":"a\/b""#))
     }
 
+    /// A daemon started before an upgrade sends the replies without the
+    /// fields added since; the new ballastctl still reads them.
+    @Test func repliesWithoutLaterFieldsStillDecode() throws {
+        let counts = #"{"services":3,"allocated":2,"announced":1,"ipvsServices":4,"ipvsDestinations":8}"#
+        #expect(try JSONDecoder().decode(StatusCounts.self, from: Data(counts.utf8))
+                    == StatusCounts(services: 3, allocated: 2, announced: 1, ipvsServices: 4, ipvsDestinations: 8))
+        let row = #"{"namespace":"default","name":"web","type":"LoadBalancer","externalIPs":["192.0.2.10"],"#
+            + #""announcingNodes":["n1"],"trafficPolicy":"Cluster","endpointsReady":2,"endpointsTotal":3,"ipvsDestinations":2}"#
+        let decoded = try JSONDecoder().decode(ServiceRow.self, from: Data(row.utf8))
+        #expect(decoded.drainingAddresses.isEmpty && decoded.pool == nil && decoded.problem == nil)
+        #expect(decoded.externalIPs == [IPAddress("192.0.2.10")!] && decoded.endpointsTotal == 3)
+        let full = ServiceRow(namespace: "a", name: "b", type: "LoadBalancer", externalIPs: [], pool: "p",
+                              announcingNodes: [], drainingAddresses: [IPAddress("192.0.2.11")!], trafficPolicy: "Local",
+                              endpointsReady: 0, endpointsTotal: 1, ipvsDestinations: 0, problem: "why")
+        #expect(try JSONDecoder().decode(ServiceRow.self, from: JSONEncoder().encode(full)) == full)
+    }
+
     /// Sends one raw line, returns the raw reply line.
     func rawExchange(path: String, line: String) throws -> String {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)

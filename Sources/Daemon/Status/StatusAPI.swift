@@ -155,6 +155,20 @@ public struct StatusCounts: Sendable, Hashable, Codable {
         self.ipvsServices = ipvsServices
         self.ipvsDestinations = ipvsDestinations
     }
+
+    private enum CodingKeys: String, CodingKey {
+        case services, allocated, announced, draining, ipvsServices, ipvsDestinations
+    }
+
+    /// `draining` came later: a daemon started before an upgrade does not send it.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(services: try c.decode(Int.self, forKey: .services), allocated: try c.decode(Int.self, forKey: .allocated),
+                  announced: try c.decode(Int.self, forKey: .announced),
+                  draining: try c.decodeIfPresent(Int.self, forKey: .draining) ?? 0,
+                  ipvsServices: try c.decode(Int.self, forKey: .ipvsServices),
+                  ipvsDestinations: try c.decode(Int.self, forKey: .ipvsDestinations))
+    }
 }
 
 public struct StatusResponse: Sendable, Hashable, Codable {
@@ -229,6 +243,27 @@ public struct ServiceRow: Sendable, Hashable, Codable {
     }
 
     public var ref: ObjectRef { ObjectRef(namespace: namespace, name: name) }
+
+    private enum CodingKeys: String, CodingKey {
+        case namespace, name, type, externalIPs, pool, announcingNodes, drainingAddresses, trafficPolicy, endpointsReady,
+             endpointsTotal, ipvsDestinations, problem
+    }
+
+    /// `drainingAddresses` came later: a daemon started before an upgrade does not send it.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(namespace: try c.decode(String.self, forKey: .namespace), name: try c.decode(String.self, forKey: .name),
+                  type: try c.decode(String.self, forKey: .type),
+                  externalIPs: try c.decode([IPAddress].self, forKey: .externalIPs),
+                  pool: try c.decodeIfPresent(String.self, forKey: .pool),
+                  announcingNodes: try c.decode([String].self, forKey: .announcingNodes),
+                  drainingAddresses: try c.decodeIfPresent([IPAddress].self, forKey: .drainingAddresses) ?? [],
+                  trafficPolicy: try c.decode(String.self, forKey: .trafficPolicy),
+                  endpointsReady: try c.decode(Int.self, forKey: .endpointsReady),
+                  endpointsTotal: try c.decode(Int.self, forKey: .endpointsTotal),
+                  ipvsDestinations: try c.decode(Int.self, forKey: .ipvsDestinations),
+                  problem: try c.decodeIfPresent(String.self, forKey: .problem))
+    }
 }
 
 public struct ServicesResponse: Sendable, Hashable, Codable {
