@@ -159,8 +159,10 @@ public enum BallastDaemon {
         let save: @Sendable (AssignmentTable) throws -> Void = { try store.save($0) }
         let persist = options.dryRun ? nil : save
         let onSync: @Sendable (SyncRecord, Bool) -> Void = { record, first in
-            // The start-up's decoding and first plan leave freed memory behind.
-            if first { FreedMemory.release() }
+            // Every sync merges and plans all Services afresh and frees the
+            // previous round's values: at 10,000 Services, three one-line edits
+            // left 50 MiB more resident than at READY without this.
+            FreedMemory.release()
             let text = statusLine(record)
             do {
                 try notifier.notify(first ? [.ready, .status(text)] : [.status(text)])

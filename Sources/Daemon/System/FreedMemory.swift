@@ -8,9 +8,9 @@
 // the process lets the plan reuse what decoding freed: 12–14 MiB less
 // resident at READY and 15–17 MiB less at the peak (scripts/bench/memory-bench),
 // for the same CPU time on two cores (each thread's tcache still serves most
-// small allocations without the arena's lock). After that first sync
+// small allocations without the arena's lock). After every sync
 // malloc_trim(0) returns every free page to the kernel, so the resident size
-// is what the daemon keeps.
+// is what the daemon keeps, not the high-water mark of its last sync.
 //
 // Both are looked up at run time because Swift's Glibc module does not import
 // <malloc.h>; on a C library without them (musl) they do nothing.
