@@ -94,22 +94,29 @@ let package = Package(
         // Benchmark of manifest directory loading (run by scripts/bench/manifest-bench).
         .executableTarget(name: "ballast-manifest-bench", dependencies: ["BallastConfig", "BallastCore"],
                           path: "Benchmarks/ManifestBench"),
+        // Benchmark of the edit path: manifest watcher → reconcile loop → in-memory kernel (scripts/bench/edit-bench).
+        .executableTarget(name: "ballast-edit-bench", dependencies: [
+            "Daemon", "SourceFiles", "BallastConfig", "BallastCore", "BallastFakes",
+            .product(name: "Logging", package: "swift-log"),
+        ], path: "Benchmarks/EditBench"),
 
         // MARK: Tests
         // Unit tests: no root, no kernel features.
-        .testTarget(name: "BallastCoreTests", dependencies: ["BallastCore", "BallastFakes"],
+        .testTarget(name: "BallastCoreTests", dependencies: ["BallastCore", "BallastFakes", "BallastTestSupport"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "BallastConfigTests", dependencies: ["BallastConfig", "BallastCore"],
+        .testTarget(name: "BallastConfigTests", dependencies: ["BallastConfig", "BallastCore", "BallastTestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "NetlinkIPVSTests", dependencies: ["NetlinkIPVS", "BallastCore"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "L2FramesTests", dependencies: ["L2Frames", "BallastCore"]),
-        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "SourceFiles", "BallastCore", "BallastConfig", "BallastFakes"]),
+        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "SourceFiles", "BallastCore", "BallastConfig", "BallastFakes",
+                                                       "BallastTestSupport"]),
         .testTarget(name: "L2AnnounceTests", dependencies: ["L2Announce", "L2Frames", "BallastCore", "BallastFakes"]),
         // Host network tests: root + network namespaces + veth on the build
         // machine itself (no VM). Enabled by BALLAST_ROOT_TESTS=1 (scripts/test
         // sets it); when enabled, a missing privilege or tool is a failure.
-        .testTarget(name: "HostNetTests", dependencies: ["L2Announce", "L2Frames", "BallastCore", "BallastTestSupport"]),
+        .testTarget(name: "HostNetTests", dependencies: ["L2Announce", "L2Frames", "BallastCore", "BallastTestSupport",
+                                                       "NFTables"]),
         // Kernel tests: need IPVS (or root + namespaces). Enabled by
         // BALLAST_KERNEL_TESTS=1, which scripts/test sets inside the kernel VM;
         // there a missing kernel feature is a failure, never a skip.

@@ -1,8 +1,10 @@
 // Ballast's SNAT table in memory, behaving like NFTablesSNAT where a
 // reconciler can tell: the table is absent until the first write, and an
 // update fails, changing nothing, when the table is missing or an element to
-// delete is not there (libnftables aborts the transaction). Tests inject
-// failures and count writes.
+// delete is not there (libnftables aborts the transaction), and
+// `holdsAsWritten` answers from what was last written (NFTablesSNAT's
+// digest), blind to `edit` like the digest is to elements changed by hand.
+// Tests inject failures and count writes.
 
 import BallastCore
 import Synchronization
@@ -10,6 +12,7 @@ import Synchronization
 public final class FakeSNATControl: SNATControl {
     public enum Call: Sendable, Hashable {
         case current
+        case holdsAsWritten(SNATTable)
         case replace(SNATTable)
         case update(SNATTableChange)
         case removeTable
@@ -17,20 +20,22 @@ public final class FakeSNATControl: SNATControl {
 
     private struct State {
         var table: SNATTable?
+        /// What the table's digest vouches for: the last write, not `edit`.
+        var written: SNATTable?
         var calls: [Call] = []
         var failures: [CallKind: DataPlaneError] = [:]
     }
 
     /// Which call an injected failure applies to.
     public enum CallKind: Sendable, Hashable {
-        case current, replace, update, removeTable
+        case current, holdsAsWritten, replace, update, removeTable
     }
 
     private let state: Mutex<State>
 
     /// `table`: what is already there (nil: no table, or one Ballast did not write).
     public init(table: SNATTable? = nil) {
-        state = Mutex(State(table: table))
+        state = Mutex(State(table: table, written: table))
     }
 
     /// A table already holding `rules`.
@@ -43,7 +48,12 @@ public final class FakeSNATControl: SNATControl {
 
     /// The number of times the table was written (replaced, updated or removed).
     public var writeCount: Int {
-        calls.filter { if case .current = $0 { false } else { true } }.count
+        calls.filter {
+            switch $0 {
+            case .current, .holdsAsWritten: false
+            default: true
+            }
+        }.count
     }
 
     /// Changes the table behind the reconciler's back (drift).
@@ -55,6 +65,7 @@ public final class FakeSNATControl: SNATControl {
         state.withLock { s in
             let operation = switch kind {
             case .current: "read nftables table inet ballast"
+            case .holdsAsWritten: "check nftables table inet ballast against its digest"
             case .replace: "replace nftables table inet ballast"
             case .update: "update nftables table inet ballast"
             case .removeTable: "delete nftables table inet ballast"
@@ -71,8 +82,17 @@ public final class FakeSNATControl: SNATControl {
         try record(.current, kind: .current) { s throws(DataPlaneError) in s.table }
     }
 
+    public func holdsAsWritten(_ table: SNATTable) throws(DataPlaneError) -> Bool {
+        try record(.holdsAsWritten(table), kind: .holdsAsWritten) { s throws(DataPlaneError) in
+            s.table != nil && s.written == table
+        }
+    }
+
     public func replace(with table: SNATTable) throws(DataPlaneError) {
-        try record(.replace(table), kind: .replace) { s throws(DataPlaneError) in s.table = table }
+        try record(.replace(table), kind: .replace) { s throws(DataPlaneError) in
+            s.table = table
+            s.written = table
+        }
     }
 
     public func update(_ change: SNATTableChange) throws(DataPlaneError) {
@@ -83,11 +103,15 @@ public final class FakeSNATControl: SNATControl {
                                      reason: "No such file or directory")
             }
             s.table = table.applying(change)
+            s.written = s.written?.applying(change)
         }
     }
 
     public func removeTable() throws(DataPlaneError) {
-        try record(.removeTable, kind: .removeTable) { s throws(DataPlaneError) in s.table = nil }
+        try record(.removeTable, kind: .removeTable) { s throws(DataPlaneError) in
+            s.table = nil
+            s.written = nil
+        }
     }
 
     private func record<T>(_ call: Call, kind: CallKind,

@@ -10,7 +10,10 @@ import Synchronization
 ///
 /// The table is written as a whole in one libnftables transaction when it is
 /// missing or wrong, and changed by adding and deleting set elements in one
-/// transaction otherwise; it is read back through nft's JSON output. No other table is ever read or written.
+/// transaction otherwise, each time with the digest of the elements
+/// (`SNATTableDigest`); it is read back through nft's JSON output. No other
+/// table is ever written; only libnftables' terse listing of the inet
+/// ruleset passes over the others (see `shape()`).
 /// Needs `net.ipv4.vs.conntrack=1` (`DataPlaneSysctl.enableIPVSConntrack`).
 /// Shape and reasons: `SNATTableText` and docs/dataplane.md.
 public final class NFTablesSNAT: SNATControl {
@@ -24,6 +27,11 @@ public final class NFTablesSNAT: SNATControl {
     public let tableName: String
     public let mark: UInt32
     private let logger: Logger
+    /// The digest of the elements the table holds as far as this object
+    /// last wrote or read them: what an update moves by its change and
+    /// writes with it. nil until a full read or a write, and after a failed
+    /// write (the update then empties the digest set, see `SNATTableText`).
+    private let digest = Mutex<SNATTableDigest?>(nil)
 
     /// Throws when `tableName` is not a plain nft identifier or `mark` is 0.
     public init(tableName: String = NFTablesSNAT.defaultTableName, mark: UInt32 = NFTablesSNAT.defaultMark,
@@ -46,33 +54,84 @@ public final class NFTablesSNAT: SNATControl {
 
     public func current() throws(DataPlaneError) -> SNATTable? {
         let operation = "read \(tableDescription)"
-        let tables = try NFTContext.run("list tables inet", json: true, operation: operation)
-        guard try decode(operation, { try SNATTableJSON.listsTable(tables, table: tableName) }) else { return nil }
+        guard try shape(operation) != .absent else {
+            digest.withLock { $0 = nil }
+            return nil
+        }
         let listing = try NFTContext.run("list table inet \(tableName)", json: true, operation: operation)
         switch try decode(operation, { try SNATTableJSON.read(listing, table: tableName, mark: mark) }) {
         case .table(let contents):
+            digest.withLock { $0 = SNATTableDigest(contents) }
             return contents
         case .unrecognized(let what):
+            digest.withLock { $0 = nil }
             logger.warning("SNAT table holds something Ballast did not write; it will be replaced",
                            metadata: ["nft.table": "\(tableName)", "nft.found": "\(what)"])
             return nil
         }
     }
 
+    /// Whether the table holds `table` as Ballast wrote it, shown without
+    /// listing the set elements: a terse listing checks the table, its sets'
+    /// declarations, chains and rules; then the one-element digest set is
+    /// listed and compared with the digest of `table`. Milliseconds and a few
+    /// MiB where `current()` takes seconds and ~130 MiB of libnftables
+    /// memory for 100,000 elements (docs/performance.md).
+    ///
+    /// It proves what Ballast last wrote, not what the sets hold now: an
+    /// element added or deleted by hand since leaves the digest as it was.
+    /// That is why only the daemon's start relies on it
+    /// (`RememberedSNATControl`); every resync lists the elements, and that
+    /// listing replaces a table whose elements do not match its digest.
+    public func holdsAsWritten(_ table: SNATTable) throws(DataPlaneError) -> Bool {
+        let operation = "check \(tableDescription) against its digest"
+        switch try shape(operation) {
+        case .absent, .unrecognized:
+            return false
+        case .empty:
+            // No sets: the terse listing showed everything there is.
+            return table.isEmpty
+        case .sets:
+            guard !table.isEmpty else { return false }
+            let listing = try NFTContext.run("list set inet \(tableName) \(SNATTableText.digestSet)", json: true,
+                                             operation: operation)
+            let wanted = SNATTableDigest(table)
+            let found = try decode(operation) { try SNATTableJSON.digest(listing) }
+            guard found == wanted else {
+                logger.info("SNAT table's digest differs from the desired elements; listing them",
+                            metadata: ["nft.table": "\(tableName)", "nft.digest": "\(found.map { "\($0)" } ?? "none")",
+                                       "nft.desired_digest": "\(wanted)"])
+                return false
+            }
+            digest.withLock { $0 = wanted }
+            logger.info("SNAT table holds the digest of the desired elements; not listing them",
+                        metadata: ["nft.table": "\(tableName)", "nft.digest": "\(wanted)"])
+            return true
+        }
+    }
+
     public func replace(with contents: SNATTable) throws(DataPlaneError) {
+        digest.withLock { $0 = nil }
         try NFTContext.run(script(for: contents), json: false, operation: "replace \(tableDescription) with \(contents)")
+        digest.withLock { $0 = SNATTableDigest(contents) }
         logger.info("replaced SNAT table", metadata: ["nft.table": "\(tableName)", "nft.marks": "\(contents.marks.count)",
                                                       "nft.masquerades": "\(contents.masquerades.count)"])
     }
 
     public func update(_ change: SNATTableChange) throws(DataPlaneError) {
         guard !change.isEmpty else { return }
-        try NFTContext.run(SNATTableText.updateScript(table: tableName, change: change), json: false,
+        let after = digest.withLock { digest in
+            defer { digest = nil }
+            return digest?.applying(change)
+        }
+        try NFTContext.run(SNATTableText.updateScript(table: tableName, change: change, digest: after), json: false,
                            operation: "update \(tableDescription) (\(change))")
+        digest.withLock { $0 = after }
         logger.info("updated SNAT table", metadata: ["nft.table": "\(tableName)", "nft.change": "\(change)"])
     }
 
     public func removeTable() throws(DataPlaneError) {
+        digest.withLock { $0 = nil }
         try NFTContext.run(SNATTableText.deleteScript(table: tableName), json: false,
                            operation: "delete \(tableDescription)")
         logger.info("deleted SNAT table", metadata: ["nft.table": "\(tableName)"])
@@ -81,6 +140,18 @@ public final class NFTablesSNAT: SNATControl {
     /// The nft script `replace(with:)` runs for `contents` (for `ballastctl`, docs and tests).
     public func script(for contents: SNATTable) -> String {
         SNATTableText.replaceScript(table: tableName, mark: mark, contents: contents)
+    }
+
+    /// The table's shape from libnftables' terse listing of the inet
+    /// ruleset. In nftables 1.0.x that is the only listing that neither
+    /// prints nor fetches set elements: `list tables` and `list table` (even
+    /// terse) and `list chain` fill libnftables' cache with every element of
+    /// every set first — 2.4 s and ~100 MiB for 100,000 elements just to
+    /// learn that the table exists. Other inet tables' declarations and rules
+    /// pass through the parse and are skipped.
+    private func shape(_ operation: String) throws(DataPlaneError) -> SNATTableJSON.Shape {
+        let listing = try NFTContext.run("list ruleset inet", json: true, terse: true, operation: operation)
+        return try decode(operation) { try SNATTableJSON.shape(listing, table: tableName, mark: mark) }
     }
 
     private func decode<T>(_ operation: String, _ body: () throws -> T) throws(DataPlaneError) -> T {
@@ -99,7 +170,8 @@ enum NFTContext {
 
     /// Runs `commands` as one transaction and returns what nft printed.
     @discardableResult
-    static func run(_ commands: String, json: Bool, operation: String) throws(DataPlaneError) -> String {
+    static func run(_ commands: String, json: Bool, terse: Bool = false,
+                    operation: String) throws(DataPlaneError) -> String {
         try lock.withLock { _ throws(DataPlaneError) -> String in
             guard let ctx = nft_ctx_new(UInt32(NFT_CTX_DEFAULT)) else {
                 throw DataPlaneError(operation: operation, reason: "cannot create a libnftables context")
@@ -107,7 +179,10 @@ enum NFTContext {
             defer { nft_ctx_free(ctx) }
             _ = nft_ctx_buffer_output(ctx)
             _ = nft_ctx_buffer_error(ctx)
-            if json { nft_ctx_output_set_flags(ctx, UInt32(NFT_CTX_OUTPUT_JSON)) }
+            var flags: UInt32 = 0
+            if json { flags |= UInt32(NFT_CTX_OUTPUT_JSON) }
+            if terse { flags |= UInt32(NFT_CTX_OUTPUT_TERSE) }
+            nft_ctx_output_set_flags(ctx, flags)
             let status = nft_run_cmd_from_buffer(ctx, commands)
             let output = nft_ctx_get_output_buffer(ctx).map { String(cString: $0) } ?? ""
             guard status == 0 else {

@@ -6,91 +6,62 @@ import BallastCore
 enum SNATTableJSON {
     /// What `nft -j list table inet NAME` printed.
     enum Reading: Equatable {
-        /// The table holds exactly the shape `SNATTableText` writes with this mark.
+        /// The table holds exactly the shape `SNATTableText` writes with this
+        /// mark, and its digest matches its elements.
         case table(SNATTable)
         /// The table exists but holds something else (another mark, an edit by
-        /// hand, the one-rule-per-Service layout of Ballast before named
-        /// sets): it must be rewritten.
+        /// hand, elements that do not match the digest written with them, the
+        /// layouts of Ballast before named sets or before the digest): it must
+        /// be rewritten.
         case unrecognized(String)
     }
 
-    /// Whether `nft -j list tables inet` lists a table named `table`.
-    static func listsTable(_ json: String, table: String) throws -> Bool {
-        try objects(json).contains { object in
-            guard case .object(let t)? = object["table"] else { return false }
-            return t["family"] == .string("inet") && t["name"] == .string(table)
+    /// What a terse listing (`nft -t -j list ruleset inet`: every inet table,
+    /// sets without their elements) says of Ballast's table.
+    enum Shape: Equatable {
+        case absent
+        /// The table without sets and chains: what Ballast writes for no elements.
+        case empty
+        /// Ballast's sets (the digest set among them), chains and rules for this mark.
+        case sets
+        case unrecognized(String)
+    }
+
+    /// The shape of table `inet table` in a terse listing; other tables are
+    /// skipped (libnftables lists only whole rulesets without set elements:
+    /// `list table` fetches every element into its cache even when terse).
+    static func shape(_ json: String, table: String, mark: UInt32) throws -> Shape {
+        switch layout(try objects(json), table: table, mark: mark) {
+        case .failure(let unrecognized):
+            return .unrecognized(unrecognized.what)
+        case .success(let layout):
+            guard layout.tableListed else { return .absent }
+            return layout.sets.isEmpty ? .empty : .sets
         }
     }
 
-    static func read(_ json: String, table: String, mark: UInt32) throws -> Reading {
-        var sets: [SNATTableText.SetName: [JSONValue]] = [:]
-        var chains: [String: [String: JSONValue]] = [:]
-        var rules: [String: Set<AddressFamily>] = [:]
-        for object in try objects(json) {
-            guard let (kind, value) = object.first, object.count == 1, case .object(let body) = value else {
-                return .unrecognized("an entry that is not a single named object")
-            }
-            switch kind {
-            case "metainfo", "table":
-                continue
-            case "set":
-                guard case .string(let name)? = body["name"], let set = SNATTableText.SetName(rawValue: name),
-                      sets[set] == nil else {
-                    return .unrecognized("a set Ballast did not write (\(body["name"].map { "\($0)" } ?? "no name"))")
-                }
-                guard Set(body.keys).isSubset(of: setKeys), body["type"] == .array(set.type.map { .string($0) }) else {
-                    return .unrecognized("set \(name) of another type or with flags, options or comments")
-                }
-                switch body["elem"] {
-                case nil: sets[set] = []
-                case .array(let elements)?: sets[set] = elements
-                default: return .unrecognized("set \(name) with malformed elements")
-                }
-            case "chain":
-                guard case .string(let name)? = body["name"] else { return .unrecognized("a chain without a name") }
-                chains[name] = body
-            case "rule":
-                guard case .string(let chain)? = body["chain"], case .array(let expressions)? = body["expr"] else {
-                    return .unrecognized("a rule without chain or expressions")
-                }
-                let statements = expressions.compactMap { expression -> (String, JSONValue)? in
-                    guard case .object(let o) = expression, o.count == 1, let entry = o.first else { return nil }
-                    return (entry.key, entry.value)
-                }
-                guard statements.count == expressions.count, body["comment"] == nil else {
-                    return .unrecognized("a malformed or commented rule in \(chain)")
-                }
-                let family: AddressFamily?
-                switch chain {
-                case SNATTableText.prerouteChain:
-                    family = markRule(statements, mark: mark)
-                case SNATTableText.postrouteChain:
-                    family = masqueradeRule(statements, mark: mark)
-                default:
-                    return .unrecognized("a rule in unknown chain \(chain)")
-                }
-                guard let family, rules[chain, default: []].insert(family).inserted else {
-                    return .unrecognized("a rule in \(chain) that is not one of Ballast's for mark \(SNATTableText.hex(mark))")
-                }
-            default:
-                return .unrecognized("a \(kind) object")
-            }
+    /// The digest held by the digest set in `nft -j list set inet NAME digest`:
+    /// nil unless the set holds exactly one element of four 32-bit words.
+    static func digest(_ json: String) throws -> SNATTableDigest? {
+        let sets = try objects(json).compactMap { object -> [String: JSONValue]? in
+            guard case .object(let set)? = object["set"] else { return nil }
+            return set
         }
+        guard sets.count == 1, sets[0]["name"] == .string(SNATTableText.digestSet),
+              case .array(let elements)? = sets[0]["elem"] else { return nil }
+        return digest(elements)
+    }
 
-        if sets.isEmpty && chains.isEmpty && rules.isEmpty { return .table(SNATTable()) }
-        guard sets.count == SNATTableText.SetName.allCases.count else { return .unrecognized("a set missing") }
-        guard chains.count == 2,
-              isBaseChain(chains[SNATTableText.prerouteChain], type: "filter", hook: "prerouting",
-                          priority: SNATTableText.markPriority),
-              isBaseChain(chains[SNATTableText.postrouteChain], type: "nat", hook: "postrouting",
-                          priority: SNATTableText.masqueradePriority) else {
-            return .unrecognized("chains other than the mark and masquerade base chains")
+    static func read(_ json: String, table: String, mark: UInt32) throws -> Reading {
+        let layout: Layout
+        switch Self.layout(try objects(json), table: table, mark: mark) {
+        case .failure(let unrecognized): return .unrecognized(unrecognized.what)
+        case .success(let l): layout = l
         }
-        guard rules[SNATTableText.prerouteChain]?.count == 2, rules[SNATTableText.postrouteChain]?.count == 2 else {
-            return .unrecognized("a mark or masquerade rule missing")
-        }
+        if layout.sets.isEmpty { return .table(SNATTable()) }
         var contents = SNATTable()
-        for (set, elements) in sets {
+        for (set, elements) in layout.sets {
+            guard let set = SNATTableText.SetName(rawValue: set) else { continue }
             for element in elements {
                 guard case .object(let o) = element, o.count == 1, case .array(let values)? = o["concat"] else {
                     return .unrecognized("an element of set \(set.rawValue) with options or of another shape")
@@ -115,7 +86,125 @@ enum SNATTableJSON {
         // No elements means no chains (`SNATTableText`): chains hooked to
         // empty sets are not what Ballast would write.
         guard !contents.isEmpty else { return .unrecognized("chains and sets without elements") }
+        // Elements added or deleted by hand, or an update whose elements
+        // before the change were unknown (it empties the digest set).
+        guard let digest = digest(layout.sets[SNATTableText.digestSet] ?? []), digest == SNATTableDigest(contents) else {
+            return .unrecognized("elements that do not match the digest written with them")
+        }
         return .table(contents)
+    }
+
+    // MARK: - Layout
+
+    /// The table's sets (name → elements, none in a terse listing), checked
+    /// for being exactly what `SNATTableText` writes apart from the elements.
+    private struct Layout {
+        var tableListed = false
+        var sets: [String: [JSONValue]] = [:]
+    }
+
+    private struct Unrecognized: Error {
+        var what: String
+        init(_ what: String) { self.what = what }
+    }
+
+    private static func layout(_ objects: [[String: JSONValue]], table: String, mark: UInt32) -> Result<Layout, Unrecognized> {
+        var layout = Layout()
+        var chains: [String: [String: JSONValue]] = [:]
+        var rules: [String: Set<AddressFamily>] = [:]
+        let family = JSONValue.string("inet")
+        for object in objects {
+            guard let (kind, value) = object.first, object.count == 1, case .object(let body) = value else {
+                return .failure(Unrecognized("an entry that is not a single named object"))
+            }
+            if kind == "metainfo" { continue }
+            if kind == "table" {
+                if body["family"] == family && body["name"] == .string(table) { layout.tableListed = true }
+                continue
+            }
+            // A whole ruleset lists other tables' objects too; an object that
+            // names no table is not skipped, so it cannot pass for nothing.
+            if let other = body["table"], other != .string(table) { continue }
+            if let other = body["family"], other != family { continue }
+            switch kind {
+            case "set":
+                guard case .string(let name)? = body["name"], layout.sets[name] == nil else {
+                    return .failure(Unrecognized("a set without a name or listed twice"))
+                }
+                let type: [String]
+                if let set = SNATTableText.SetName(rawValue: name) {
+                    type = set.type
+                } else if name == SNATTableText.digestSet {
+                    type = SNATTableText.digestType
+                } else {
+                    return .failure(Unrecognized("a set Ballast did not write (\(name))"))
+                }
+                guard Set(body.keys).isSubset(of: setKeys), body["type"] == .array(type.map { .string($0) }) else {
+                    return .failure(Unrecognized("set \(name) of another type or with flags, options or comments"))
+                }
+                switch body["elem"] {
+                case nil: layout.sets[name] = []
+                case .array(let elements)?: layout.sets[name] = elements
+                default: return .failure(Unrecognized("set \(name) with malformed elements"))
+                }
+            case "chain":
+                guard case .string(let name)? = body["name"] else { return .failure(Unrecognized("a chain without a name")) }
+                chains[name] = body
+            case "rule":
+                guard case .string(let chain)? = body["chain"], case .array(let expressions)? = body["expr"] else {
+                    return .failure(Unrecognized("a rule without chain or expressions"))
+                }
+                let statements = expressions.compactMap { expression -> (String, JSONValue)? in
+                    guard case .object(let o) = expression, o.count == 1, let entry = o.first else { return nil }
+                    return (entry.key, entry.value)
+                }
+                guard statements.count == expressions.count, body["comment"] == nil else {
+                    return .failure(Unrecognized("a malformed or commented rule in \(chain)"))
+                }
+                let family: AddressFamily?
+                switch chain {
+                case SNATTableText.prerouteChain:
+                    family = markRule(statements, mark: mark)
+                case SNATTableText.postrouteChain:
+                    family = masqueradeRule(statements, mark: mark)
+                default:
+                    return .failure(Unrecognized("a rule in unknown chain \(chain)"))
+                }
+                guard let family, rules[chain, default: []].insert(family).inserted else {
+                    return .failure(Unrecognized("a rule in \(chain) that is not one of Ballast's for mark \(SNATTableText.hex(mark))"))
+                }
+            default:
+                return .failure(Unrecognized("a \(kind) object"))
+            }
+        }
+
+        if layout.sets.isEmpty && chains.isEmpty && rules.isEmpty { return .success(layout) }
+        guard layout.sets.count == SNATTableText.SetName.allCases.count + 1 else {
+            return .failure(Unrecognized(layout.sets[SNATTableText.digestSet] == nil
+                ? "no digest set (the layout of Ballast before it)" : "a set missing"))
+        }
+        guard chains.count == 2,
+              isBaseChain(chains[SNATTableText.prerouteChain], type: "filter", hook: "prerouting",
+                          priority: SNATTableText.markPriority),
+              isBaseChain(chains[SNATTableText.postrouteChain], type: "nat", hook: "postrouting",
+                          priority: SNATTableText.masqueradePriority) else {
+            return .failure(Unrecognized("chains other than the mark and masquerade base chains"))
+        }
+        guard rules[SNATTableText.prerouteChain]?.count == 2, rules[SNATTableText.postrouteChain]?.count == 2 else {
+            return .failure(Unrecognized("a mark or masquerade rule missing"))
+        }
+        return .success(layout)
+    }
+
+    /// The digest in the digest set's elements: exactly one, of four 32-bit words.
+    private static func digest(_ elements: [JSONValue]) -> SNATTableDigest? {
+        guard elements.count == 1, case .object(let o) = elements[0], o.count == 1,
+              case .array(let values)? = o["concat"] else { return nil }
+        let words = values.compactMap { value -> UInt32? in
+            guard case .number(let n) = value else { return nil }
+            return UInt32(exactly: n)
+        }
+        return words.count == values.count ? SNATTableDigest(words: words) : nil
     }
 
     /// The members of a set object that Ballast's sets have; anything else

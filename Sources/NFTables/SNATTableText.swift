@@ -11,6 +11,7 @@ import BallastCore
 ///         set mark6 { type ipv6_addr . inet_proto . inet_service }
 ///         set masquerade4 { type ipv4_addr . ipv4_addr; elements = { 192.0.2.10 . 10.0.0.5, 192.0.2.10 . 10.0.0.6 } }
 ///         set masquerade6 { type ipv6_addr . ipv6_addr }
+///         set digest { type mark . mark . mark . mark; elements = { 0x… . 0x… . 0x… . 0x… } }
 ///         chain prerouting {
 ///             type filter hook prerouting priority -150; policy accept;
 ///             ip daddr . meta l4proto . th dport @mark4 meta mark set meta mark | 0x10000000
@@ -42,6 +43,14 @@ import BallastCore
 /// - One inet table serves both families; the address matches select one.
 /// - No elements means no sets and no chains: no hooks and no conntrack work
 ///   for a node that needs no source NAT.
+/// - The `digest` set holds one element: `SNATTableDigest` of the other
+///   sets' elements, written in the same transaction as they are, so the
+///   table itself says which elements Ballast last wrote. A restarted daemon
+///   checks it instead of listing 100,000 elements (`NFTablesSNAT.holdsAsWritten`).
+///   Not a rule comment: libnftables 1.0.x fetches every set element into its
+///   cache before any `replace rule`, the cost this avoids; an element add or
+///   delete and a `flush set` do not. Not the table's or a set's comment: the
+///   kernel cannot update those in place.
 /// - Protocols are written as numbers: names go through the node's
 ///   /etc/protocols, numbers do not (nft prints names when it knows them).
 enum SNATTableText {
@@ -70,6 +79,10 @@ enum SNATTableText {
         static func masquerade(_ family: AddressFamily) -> Self { family == .ipv4 ? .masquerade4 : .masquerade6 }
     }
 
+    /// The set holding `SNATTableDigest` of the four sets above: one element of four 32-bit words.
+    static let digestSet = "digest"
+    static let digestType = ["mark", "mark", "mark", "mark"]
+
     /// The nft script that replaces the table atomically: libnftables applies
     /// one buffer as one transaction. Creating the table first makes the
     /// delete succeed whether or not it existed.
@@ -90,6 +103,10 @@ enum SNATTableText {
                 }
                 lines.append("\t}")
             }
+            lines.append("\tset \(digestSet) {")
+            lines.append("\t\ttype \(digestType.joined(separator: " . "))")
+            lines.append("\t\telements = { \(SNATTableDigest(contents).element) }")
+            lines.append("\t}")
             let markHex = hex(mark)
             lines.append("\tchain \(prerouteChain) {")
             lines.append("\t\ttype filter hook prerouting priority \(markPriority); policy accept;")
@@ -112,9 +129,14 @@ enum SNATTableText {
     }
 
     /// The nft script that applies `change` to the sets, in one transaction:
-    /// deletes first, then adds. A delete of an element that is not there
-    /// fails the whole transaction, so a drifted table is never half-updated.
-    static func updateScript(table: String, change: SNATTableChange) -> String {
+    /// deletes first, then adds, then the digest set emptied and given
+    /// `digest`, the digest of the elements after the change. A delete of an
+    /// element that is not there fails the whole transaction, so a drifted
+    /// table is never half-updated, and the digest changes only with the
+    /// elements it describes. `digest` nil (the elements before the change are
+    /// not known) leaves the digest set empty: the table then reads as not
+    /// Ballast's and the next full read replaces it.
+    static func updateScript(table: String, change: SNATTableChange, digest: SNATTableDigest?) -> String {
         var lines: [String] = []
         for (verb, marks, masquerades) in [("delete", change.deleteMarks, change.deleteMasquerades),
                                            ("add", change.addMarks, change.addMasquerades)] {
@@ -124,6 +146,8 @@ enum SNATTableText {
                 lines.append("\(verb) element inet \(table) \(set.rawValue) { " + list.joined(separator: ", ") + " }")
             }
         }
+        lines.append("flush set inet \(table) \(digestSet)")
+        if let digest { lines.append("add element inet \(table) \(digestSet) { \(digest.element) }") }
         return lines.map { $0 + "\n" }.joined()
     }
 

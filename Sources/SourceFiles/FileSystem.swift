@@ -79,12 +79,16 @@ func readManifest(at path: String) -> ManifestRead {
     guard info.st_size <= maximumManifestSize else {
         return .problem("\(path): \(info.st_size) bytes is larger than the \(maximumManifestSize)-byte limit for a manifest")
     }
+    if let text = try? readASCII(fd, path, size: Int(info.st_size)) { return .contents(text) }
+    // Not ASCII, or the file changed since fstat: read it again from the start.
     var bytes: [UInt8] = []
     var chunk = [UInt8](repeating: 0, count: 64 * 1024)
     while true {
         let n: Int
         do {
-            n = try fileCall("read \(path)") { chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) } }
+            n = try fileCall("read \(path)") {
+                chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(bytes.count)) }
+            }
         } catch {
             return .problem(error.description)
         }
@@ -98,6 +102,43 @@ func readManifest(at path: String) -> ManifestRead {
         return .problem("\(path): not UTF-8 text")
     }
     return .contents(text)
+}
+
+/// The common case of a manifest: ASCII text, read with one read(2) straight
+/// into the String's storage (a regular file reads short only at its end, so
+/// asking for one byte more than fstat's size sees the end). Nil when the
+/// text is not ASCII — then it must be validated as UTF-8, which building a
+/// String this way does not do (it repairs) — or when the file grew. Reading
+/// 10,000 manifests at start-up through a byte array cost an eighth of the CPU.
+private func readASCII(_ fd: Int32, _ path: String, size: Int) throws(FileSourceError) -> String? {
+    var result: Result<Int, FileSourceError> = .success(0)
+    var complete = false
+    let text = String(unsafeUninitializedCapacity: size + 1) { buffer -> Int in
+        result = Result { () throws(FileSourceError) in
+            try fileCall("read \(path)") { read(fd, buffer.baseAddress, buffer.count) }
+        }
+        guard case .success(let n) = result else { return 0 }
+        complete = n <= size && isASCII(UnsafeBufferPointer(rebasing: buffer[..<n]))
+        return complete ? n : 0
+    }
+    _ = try result.get()
+    return complete ? text : nil
+}
+
+/// Whether every byte is below 0x80, eight at a time.
+private func isASCII(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+    let raw = UnsafeRawBufferPointer(bytes)
+    var high: UInt64 = 0
+    var i = 0
+    while i + 8 <= raw.count {
+        high |= raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+        i += 8
+    }
+    while i < raw.count {
+        high |= UInt64(raw[i])
+        i += 1
+    }
+    return high & 0x8080_8080_8080_8080 == 0
 }
 
 /// Manifest names in `directory`, sorted.

@@ -349,7 +349,8 @@ private final class Watcher: @unchecked Sendable {
             "source.changed": "\(changed.joined(separator: ","))",
             "source.services": "\(snapshot.services.count)",
         ])
-        continuation.yield(ManifestUpdate(snapshot: snapshot, problems: problems, changedFiles: changed))
+        continuation.yieldKeepingChanges(ManifestUpdate(snapshot: snapshot, problems: problems, changedFiles: changed,
+                                                        changes: set.takeChanges()))
     }
 
     static func milliseconds(until deadline: ContinuousClock.Instant, clock: ContinuousClock) -> Int32 {

@@ -17,6 +17,13 @@ public struct ManifestFiles: Sendable {
     private(set) var entries: [String: Entry] = [:]
     /// Set while the directory itself is unusable; every file's last good version stays.
     public var directoryProblem: ManifestProblem?
+    /// The in-force objects merged, patched file by file.
+    private var merge = ManifestMerge()
+    /// What the merge changed since `takeChanges()`.
+    private var changes = SnapshotChanges()
+    /// Files with a problem or with warnings: the problems are listed without
+    /// going through every file.
+    private var noisy: Set<String> = []
 
     public init() {}
 
@@ -51,59 +58,88 @@ public struct ManifestFiles: Sendable {
         case nil:
             // Same text as in force: nothing to decode, and nothing wrong any more.
             entry.problem = nil
-            entries[file] = entry
+            store(entry, as: file)
             return false
         case .success(let objects):
             let changed = entry.good != objects
-            entries[file] = Entry(path: path, good: objects, goodDigest: digest, problem: nil)
+            let old = entry
+            entry = Entry(path: path, good: objects, goodDigest: digest, problem: nil)
+            store(entry, as: file)
+            if changed || old.path != path { putInForce(old: old, new: entry) }
             return changed
         case .failure(let error):
             entry.problem = ManifestProblem(file: file, kind: .invalid(usingLastGood: entry.good != nil),
                                             message: Self.message(for: error, path: path))
-            entries[file] = entry
+            store(entry, as: file)
             return false
         }
+    }
+
+    private mutating func store(_ entry: Entry, as file: String) {
+        entries[file] = entry
+        let warns = entry.good?.diagnostics.contains { $0.severity != .note } ?? false
+        if entry.problem != nil || warns { noisy.insert(file) } else { noisy.remove(file) }
+    }
+
+    /// Patches the merge with a file's new objects in force.
+    private mutating func putInForce(old: Entry?, new: Entry?) {
+        if let old, old.good != nil, old.path != new?.path {
+            changes.formUnion(merge.update(path: old.path, to: nil))
+        }
+        if let new, new.good != nil || old?.good != nil {
+            changes.formUnion(merge.update(path: new.path, to: new.good))
+        }
+    }
+
+    /// What changed in the merged snapshot since the last call: the Services
+    /// whose objects or slices changed, or everything (Nodes, Namespaces).
+    public mutating func takeChanges() -> SnapshotChanges {
+        defer { changes = SnapshotChanges() }
+        return changes
     }
 
     /// Records that `file` could not be read (the error is not about its contents).
     public mutating func unreadable(file: String, path: String, message: String) {
         var entry = entries[file] ?? Entry(path: path)
         entry.problem = ManifestProblem(file: file, kind: .unreadable(usingLastGood: entry.good != nil), message: message)
-        entries[file] = entry
+        store(entry, as: file)
     }
 
     /// Forgets `file` (deleted or renamed away). Returns whether objects were withdrawn.
     @discardableResult
     public mutating func remove(file: String) -> Bool {
         guard let old = entries.removeValue(forKey: file) else { return false }
+        noisy.remove(file)
+        putInForce(old: old, new: nil)
         return old.good.map { $0 != ManifestSet() } ?? false
     }
 
     /// The merged snapshot and every current problem. Merging is
     /// BallastConfig's (files in path order, an object defined twice kept from
     /// the first file, legacy Endpoints only for Services without a slice), so
-    /// the daemon and `ballastd --check-config` agree. Warnings of the files in
-    /// force and of the merge are problems too; notes (deliberate conversions)
-    /// are not.
+    /// the daemon and `ballastd --check-config` agree; ManifestMerge keeps it
+    /// patched file by file. Warnings of the files in force and of the merge
+    /// are problems too; notes (deliberate conversions) are not.
     public func merged() -> (snapshot: ClusterSnapshot, problems: [ManifestProblem]) {
         var problems: [ManifestProblem] = []
         if let directoryProblem { problems.append(directoryProblem) }
-        var inForce: [String: ManifestSet] = [:]
-        var nameOfPath: [String: String] = [:]
-        for (file, entry) in entries.sorted(by: { $0.key < $1.key }) {
+        for file in noisy.sorted() {
+            guard let entry = entries[file] else { continue }
             if let problem = entry.problem { problems.append(problem) }
             guard let good = entry.good else { continue }
-            inForce[entry.path] = good
-            nameOfPath[entry.path] = file
             problems += good.diagnostics.filter { $0.severity != .note }.map {
                 ManifestProblem(file: file, kind: .warning, message: $0.description)
             }
         }
-        let (snapshot, diagnostics) = ManifestSet.snapshot(of: inForce)
-        problems += diagnostics.filter { $0.severity != .note }.map { d in
-            ManifestProblem(file: d.location.flatMap { nameOfPath[$0.file] } ?? "", kind: .warning, message: d.description)
+        let diagnostics = merge.diagnostics.filter { $0.severity != .note }
+        if !diagnostics.isEmpty {
+            var nameOfPath: [String: String] = [:]
+            for (file, entry) in entries where entry.good != nil { nameOfPath[entry.path] = file }
+            problems += diagnostics.map { d in
+                ManifestProblem(file: d.location.flatMap { nameOfPath[$0.file] } ?? "", kind: .warning, message: d.description)
+            }
         }
-        return (snapshot, problems)
+        return (merge.snapshot, problems)
     }
 
     /// The decoder's message, prefixed with the path when it does not already name it.

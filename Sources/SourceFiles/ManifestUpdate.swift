@@ -58,10 +58,40 @@ public struct ManifestUpdate: Sendable, Hashable {
     public var problems: [ManifestProblem]
     /// Files whose in-force content changed in this update (relative names, sorted).
     public var changedFiles: [String]
+    /// What changed in `snapshot` since the update before (the Services concerned).
+    public var changes: SnapshotChanges
 
-    public init(snapshot: ClusterSnapshot, problems: [ManifestProblem], changedFiles: [String]) {
+    public init(snapshot: ClusterSnapshot, problems: [ManifestProblem], changedFiles: [String],
+                changes: SnapshotChanges = .everything) {
         self.snapshot = snapshot
         self.problems = problems
         self.changedFiles = changedFiles
+        self.changes = changes
+    }
+
+    /// This update with the changes of `older`, an update it replaces unread.
+    public func including(_ older: ManifestUpdate) -> ManifestUpdate {
+        var merged = self
+        merged.changes.formUnion(older.changes)
+        merged.changedFiles = Set(changedFiles).union(older.changedFiles).sorted()
+        return merged
+    }
+}
+
+extension AsyncStream<ManifestUpdate>.Continuation {
+    /// Yields `update` to a stream that keeps only the newest element: an
+    /// update it replaces unread hands its changes on to the one replacing it,
+    /// so that the reader never misses a changed Service.
+    @discardableResult
+    public func yieldKeepingChanges(_ update: ManifestUpdate) -> YieldResult {
+        var update = update
+        while true {
+            let result = yield(update)
+            guard case .dropped(let older) = result else { return result }
+            let merged = update.including(older)
+            // The reader took nothing in between: `older` was this very update.
+            if merged.changes == update.changes && merged.changedFiles == update.changedFiles { return result }
+            update = merged
+        }
     }
 }

@@ -1,4 +1,5 @@
 import BallastCore
+import BallastTestSupport
 import Foundation
 import Testing
 @testable import BallastConfig
@@ -105,7 +106,7 @@ import Testing
     /// Random documents of the kinds above, each also with a few random edits
     /// (which mostly make them invalid or exotic): FastYAML agrees or gives up.
     @Test func randomDocumentsAgree() {
-        var generator = Generator(r: SplitMix(seed: 0x5eed))
+        var generator = Generator(r: SplitMix64(seed: 0x5eed))
         var accepted = 0, cases = 0
         for _ in 0..<3000 {
             let text = generator.document()
@@ -124,22 +125,9 @@ import Testing
 
     // MARK: Random documents
 
-    /// A small deterministic generator, so a failure reproduces.
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        init(seed: UInt64) { state = seed }
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     /// Writes random YAML of the shapes manifests have, with the odd exotic turn.
     struct Generator {
-        var r: SplitMix
+        var r: SplitMix64
         var out = ""
 
         static let words = ["a", "name", "port", "80", "-1", "true", "null", "~", "", "x y", "10.0.0.1", "é",
@@ -258,7 +246,7 @@ import Testing
 /// must be those of one pass over the whole file.
 @Suite struct ManifestPartsTests {
     @Test func partsReadLikeTheWhole() {
-        var generator = FastYAMLTests.Generator(r: FastYAMLTests.SplitMix(seed: 0x9a47))
+        var generator = FastYAMLTests.Generator(r: SplitMix64(seed: 0x9a47))
         for _ in 0..<300 {
             let text = (0..<Int.random(in: 2...8, using: &generator.r)).map { _ in generator.document() }.joined()
             guard let parts = FastYAML.parseInParts(text, file: "t.yaml", parts: 4, minimumPart: 1) else { continue }

@@ -1,29 +1,7 @@
 // Random but reproducible clusters for property tests. A failure message
 // names the seed; the same seed rebuilds the same world.
 @testable import BallastCore
-
-/// SplitMix64 (Steele, Lea, Flood 2014): tiny, fast, and the same sequence on every machine.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
-    }
-}
-
-extension RandomNumberGenerator {
-    mutating func chance(_ probability: Double) -> Bool { Double.random(in: 0..<1, using: &self) < probability }
-
-    mutating func pick<T>(_ items: [T]) -> T { items[Int.random(in: 0..<items.count, using: &self)] }
-
-    mutating func subset<T>(_ items: [T], probability: Double = 0.5) -> [T] { items.filter { _ in chance(probability) } }
-}
+import BallastTestSupport
 
 /// A random cluster: disjoint pools, namespaces, Services, and (for planning) nodes and endpoints.
 struct World {

@@ -1,5 +1,6 @@
-import Testing
 @testable import BallastCore
+import BallastTestSupport
+import Testing
 
 /// Properties of allocation and planning over many random clusters.
 @Suite struct PropertyTests {

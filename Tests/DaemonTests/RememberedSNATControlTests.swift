@@ -83,4 +83,55 @@ import Testing
         _ = await loop.sync(reasons: [.resync])
         #expect(fake.calls.filter { $0 == .current }.count == 2)
     }
+
+    // MARK: - Start
+
+    @Test func atStartTheDigestStandsInForTheListing() throws {
+        let fake = FakeSNATControl(table: Self.table)
+        let snat = RememberedSNATControl(wrapping: fake)
+        #expect(try SNATReconcile.apply(desired: [Self.rule], to: snat) == false)
+        #expect(try SNATReconcile.apply(desired: [Self.rule], to: snat) == false)
+        #expect(fake.calls == [.holdsAsWritten(Self.table)])
+    }
+
+    @Test func atStartAnotherDesiredTableIsListedAndUpdated() throws {
+        let fake = FakeSNATControl(table: Self.table)
+        let snat = RememberedSNATControl(wrapping: fake)
+        let moved = SNATRule(address: Self.rule.address, port: 80, protocol: .tcp, destinations: [IPAddress("10.0.0.7")!])
+        #expect(try SNATReconcile.apply(desired: [moved], to: snat))
+        let change = SNATTableChange(from: Self.table, to: SNATTable(rules: [moved]))
+        #expect(fake.calls == [.holdsAsWritten(SNATTable(rules: [moved])), .current, .update(change)])
+        #expect(fake.table == SNATTable(rules: [moved]))
+    }
+
+    /// The limitation: an element deleted by hand while no daemon ran keeps
+    /// the digest, so the start trusts the table; the first resync lists it
+    /// and repairs it.
+    @Test func driftWhileDownIsRepairedByTheFirstResync() throws {
+        let fake = FakeSNATControl(table: Self.table)
+        fake.edit { $0 = SNATTable(marks: Self.table.marks, masquerades: [Self.table.masquerades.first!]) }
+        let snat = RememberedSNATControl(wrapping: fake)
+        #expect(try SNATReconcile.apply(desired: [Self.rule], to: snat) == false)
+        #expect(fake.writeCount == 0)
+        snat.forget()
+        #expect(try SNATReconcile.apply(desired: [Self.rule], to: snat))
+        #expect(fake.table == Self.table)
+        #expect(fake.calls.filter { if case .holdsAsWritten = $0 { true } else { false } }.count == 1)
+    }
+
+    @Test func theDigestIsNotTrustedAfterForgetOrAFailedRead() throws {
+        let fake = FakeSNATControl(table: Self.table)
+        let forgotten = RememberedSNATControl(wrapping: fake)
+        forgotten.forget()
+        #expect(try SNATReconcile.apply(desired: [Self.rule], to: forgotten) == false)
+        #expect(fake.calls == [.current])
+
+        let failing = FakeSNATControl(table: Self.table)
+        failing.fail(.holdsAsWritten, errno: 4)
+        let snat = RememberedSNATControl(wrapping: failing)
+        #expect(throws: DataPlaneError.self) { try SNATReconcile.apply(desired: [Self.rule], to: snat) }
+        failing.clearFailures()
+        #expect(try SNATReconcile.apply(desired: [Self.rule], to: snat) == false)
+        #expect(failing.calls == [.holdsAsWritten(Self.table), .current])
+    }
 }

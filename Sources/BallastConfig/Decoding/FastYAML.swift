@@ -65,7 +65,10 @@ struct FastYAML {
             let bytes = UnsafeBufferPointer(rebasing: whole[start..<start + count])
             guard let ascii = scan(bytes) else { return nil }
             // About one node per 12 bytes in kubectl's YAML.
-            var parser = FastYAML(bytes: bytes, builder: YAMLTreeBuilder(expectedNodes: bytes.count / 12), ascii: ascii)
+            var builder = YAMLTreeBuilder(expectedNodes: bytes.count / 12)
+            // Keys are plain scalars tagged !!str (see plainKey) or quoted ones: never null, never collections.
+            builder.keysAreStrings = true
+            var parser = FastYAML(bytes: bytes, builder: builder, ascii: ascii)
             guard let roots = try? parser.stream() else { return nil }
             return Part(builder: parser.builder, roots: roots, source: YAMLSource(copying: bytes), lines: parser.line)
         } ?? nil

@@ -103,6 +103,12 @@ struct Value {
 
     /// `true` or `false` (YAML 1.2: `yes`, `no`, `on` and `off` are strings).
     func bool() -> Bool? {
+        // The common spellings first, without making a String: hundreds of
+        // thousands of endpoint conditions are read at start-up.
+        if node.isPlainScalar {
+            if node.isScalar("true") { return true }
+            if node.isScalar("false") { return false }
+        }
         if let s = node.scalar, s.isPlain || s.tag == "tag:yaml.org,2002:bool" {
             switch s.text {
             case "true", "True", "TRUE": return true
@@ -216,6 +222,8 @@ struct MappingReader {
         self.value = value
         let node = value.node
         count = node.count
+        // Nothing to report: FastYAML's keys are all strings, and unknown ones are ignored here.
+        if unknownKeys == .ignore && node.tree.keysAreStrings { return }
         for n in 0..<count {
             guard node.hasStringKey(n) else {
                 let key = node.key(n)

@@ -101,6 +101,19 @@ struct YAMLNode: Sendable {
         return r.kind == .scalar && tree.text(r, equals: text)
     }
 
+    /// Unquoted and untagged (`Scalar.isPlain`), without making the Scalar.
+    var isPlainScalar: Bool {
+        let r = record
+        return r.kind == .scalar && r.style == .plain && r.tag == 0
+    }
+
+    /// `body` applied to a scalar's text as UTF-8 bytes, without making a String; nil for a collection.
+    func withScalarBytes<R>(_ body: (UnsafeBufferPointer<UInt8>) -> R) -> R? {
+        let r = record
+        guard r.kind == .scalar else { return nil }
+        return tree.withText(r, body)
+    }
+
     /// Items of a sequence, pairs of a mapping, 0 for a scalar.
     var count: Int {
         let r = record

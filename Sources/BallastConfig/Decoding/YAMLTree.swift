@@ -34,9 +34,12 @@ final class YAMLTree: Sendable {
     let links: [Int32]
     let strings: [String]
     let locations: [SourceLocation]
+    /// Every mapping key is a string (a scalar that is not null), as FastYAML
+    /// makes them: lookups then need not check.
+    let keysAreStrings: Bool
 
     fileprivate init(origin: TextOrigin, source: YAMLSource, records: [Record], links: [Int32], strings: [String],
-                     locations: [SourceLocation]) {
+                     locations: [SourceLocation], keysAreStrings: Bool) {
         self.origin = origin
         self.source = source
         bytes = source.bytes
@@ -44,6 +47,7 @@ final class YAMLTree: Sendable {
         self.links = links
         self.strings = strings
         self.locations = locations
+        self.keysAreStrings = keysAreStrings
     }
 
     func location(_ r: Record) -> SourceLocation {
@@ -61,6 +65,14 @@ final class YAMLTree: Sendable {
     func text(_ r: Record) -> String {
         if r.count < 0 { return strings[Int(r.start)] }
         return String(decoding: UnsafeBufferPointer(rebasing: bytes[Int(r.start)..<Int(r.start + r.count)]), as: UTF8.self)
+    }
+
+    func withText<R>(_ r: Record, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+        if r.count < 0 {
+            var text = strings[Int(r.start)]
+            return text.withUTF8(body)
+        }
+        return body(UnsafeBufferPointer(rebasing: bytes[Int(r.start)..<Int(r.start + r.count)]))
     }
 
     /// Compares a scalar's text with `other` (its UTF-8 bytes) without making a String.
@@ -102,6 +114,8 @@ struct YAMLTreeBuilder: Sendable {
     private var locations: [SourceLocation] = []
     /// Children of the collections being read, innermost last.
     private var pending: [Int32] = []
+    /// Set by a parser whose keys are all strings (`YAMLTree.keysAreStrings`).
+    var keysAreStrings = false
 
     init(expectedNodes: Int = 0) {
         records.reserveCapacity(expectedNodes)
@@ -210,7 +224,8 @@ struct YAMLTreeBuilder: Sendable {
     }
 
     func tree(source: YAMLSource = .none, origin: TextOrigin) -> YAMLTree {
-        YAMLTree(origin: origin, source: source, records: records, links: links, strings: strings, locations: locations)
+        YAMLTree(origin: origin, source: source, records: records, links: links, strings: strings, locations: locations,
+                 keysAreStrings: keysAreStrings)
     }
 }
 

@@ -114,22 +114,25 @@ public struct ManifestSet: Sendable, Hashable {
 
     /// One object twice in a file is a mistake (kubectl apply would keep the last one silently).
     private func checkDuplicates(_ sink: DiagnosticSink) {
-        func check<Key: Hashable>(_ kind: String, _ items: [(key: Key, name: String, location: SourceLocation?)]) {
+        // Names are spelled out only for a repeat: nearly every file has none.
+        func check<Item, Key: Hashable>(_ kind: String, _ items: [Item], key: (Item) -> Key, name: (Item) -> String,
+                                        location: (Item) -> SourceLocation?) {
+            guard items.count > 1 else { return }
             var first: [Key: SourceLocation?] = [:]
             for item in items {
-                if let earlier = first[item.key] {
-                    sink.error("\(kind) \(item.name) is defined twice in this file", at: item.location,
+                if let earlier = first[key(item)] {
+                    sink.error("\(kind) \(name(item)) is defined twice in this file", at: location(item),
                                hint: earlier.map { "the first definition is at \($0); keep one" })
                 } else {
-                    first[item.key] = item.location
+                    first[key(item)] = location(item)
                 }
             }
         }
-        check("Service", services.map { ($0.ref, $0.ref.description, $0.location) })
-        check("EndpointSlice", endpointSlices.map { ($0.ref, $0.ref.description, $0.location) })
-        check("Endpoints", legacyEndpointSlices.map { ($0.ref, $0.ref.description, $0.location) })
-        check("Node", nodes.map { ($0.name, $0.name, nil) })
-        check("Namespace", namespaces.map { ($0.name, $0.name, nil) })
+        check("Service", services, key: \.ref, name: \.ref.description, location: \.location)
+        check("EndpointSlice", endpointSlices, key: \.ref, name: \.ref.description, location: \.location)
+        check("Endpoints", legacyEndpointSlices, key: \.ref, name: \.ref.description, location: \.location)
+        check("Node", nodes, key: \.name, name: \.name, location: { _ in nil })
+        check("Namespace", namespaces, key: \.name, name: \.name, location: { _ in nil })
     }
 
     /// Everything the files say together: the input of allocation and planning.

@@ -218,3 +218,20 @@ extension UInt64 {
     /// Pool sizes of huge IPv6 ranges saturate; say so instead of printing 2^64-1.
     var countDescription: String { self == .max ? "2^64 or more" : "\(self)" }
 }
+
+extension AllocationResult {
+    /// Services whose outcome differs between `other` and this result:
+    /// addresses or pool, failure, ignore reason or withdrawals.
+    public func servicesDiffering(from other: AllocationResult) -> Set<ObjectRef> {
+        var differing: Set<ObjectRef> = []
+        func compare<Value: Equatable>(_ mine: [ObjectRef: Value], _ theirs: [ObjectRef: Value]) {
+            for (ref, value) in mine where theirs[ref] != value { differing.insert(ref) }
+            for ref in theirs.keys where mine[ref] == nil { differing.insert(ref) }
+        }
+        compare(assignments, other.assignments)
+        compare(failures, other.failures)
+        compare(ignored, other.ignored)
+        compare(withdrawals, other.withdrawals)
+        return differing
+    }
+}

@@ -37,9 +37,149 @@ public struct Planner: Sendable {
     ///   - liveNodes: nodes the daemon currently sees alive (its membership view),
     ///     independent of each Node's Ready condition; both are required to announce.
     public func plan(snapshot: ClusterSnapshot, allocation: AllocationResult, liveNodes: Set<String>) -> DesiredState {
-        var run = PlanRun(planner: self, snapshot: snapshot, allocation: allocation, liveNodes: liveNodes)
+        // Sorting names, not Services: a Service is a large value to move around.
+        let services = snapshot.services.compactMap { $0.value.type == .loadBalancer ? $0.key : nil }.sorted()
+            .map { snapshot.services[$0]! }
+        // One pass over all slices; looking them up per Service would be quadratic.
+        var slices: [ObjectRef: [EndpointSlice]] = [:]
+        for slice in snapshot.endpointSlices.values { slices[slice.serviceRef, default: []].append(slice) }
+        var run = PlanRun(planner: self, services: services, slices: slices, nodes: snapshot.nodes,
+                          allocation: allocation, liveNodes: liveNodes)
         run.plan()
+        run.state.ipvs.sort { $0.key < $1.key }
+        run.state.snat.sort()
+        run.state.vips = run.state.announcements.filter { $0.node == nodeName }.map(\.address)
         return run.state
+    }
+
+    /// The plan of `snapshot` made from `previous` by planning again only the
+    /// Services in `changed` and those sharing an address with them (an
+    /// address's announcement, and which Service holds a port on it, depend
+    /// on all its users): equal to `plan(snapshot:allocation:liveNodes:)`.
+    ///
+    /// - Parameters:
+    ///   - previous: this planner's plan of the last snapshot, with the same
+    ///     Nodes, live nodes and configuration.
+    ///   - changed: every Service whose object, slices or allocation
+    ///     (addresses, pool, failure, withdrawals) differ from what `previous`
+    ///     was planned from; removed ones included.
+    ///   - sharing: the shared addresses of `allocation`.
+    public func replan(_ previous: DesiredState, changed: Set<ObjectRef>, snapshot: ClusterSnapshot,
+                       allocation: AllocationResult, sharing: AddressSharing, liveNodes: Set<String>) -> DesiredState {
+        // Everything whose plan reads a changed Service, through shared addresses, transitively.
+        var dirty = changed
+        var queue = Array(changed)
+        while let ref = queue.popLast() {
+            let addresses = (previous.services[ref]?.addresses ?? []) + (allocation.assignments[ref]?.addresses ?? [])
+            for address in addresses {
+                for user in sharing.users(of: address) where dirty.insert(user).inserted { queue.append(user) }
+            }
+        }
+        let services = dirty.compactMap { ref in snapshot.services[ref].flatMap { $0.type == .loadBalancer ? $0 : nil } }
+            .sorted { $0.ref < $1.ref }
+        var slices: [ObjectRef: [EndpointSlice]] = [:]
+        if !services.isEmpty {
+            // A slice lives in its Service's namespace: most slices are passed
+            // over on their key, without copying them.
+            let namespaces = Set(services.map(\.ref.namespace))
+            let all = snapshot.endpointSlices
+            for index in all.indices where namespaces.contains(all.keys[index].namespace) {
+                let slice = all.values[index]
+                let owner = slice.serviceRef
+                if dirty.contains(owner) { slices[owner, default: []].append(slice) }
+            }
+        }
+        var run = PlanRun(planner: self, services: services, slices: slices, nodes: snapshot.nodes,
+                          allocation: allocation, liveNodes: liveNodes)
+        run.plan()
+
+        // Out with the dirty Services' old parts, in with the new.
+        var state = previous
+        var oldKeys: Set<VirtualServiceKey> = []
+        var oldAddresses: Set<IPAddress> = []
+        for ref in dirty {
+            guard let old = state.services.removeValue(forKey: ref) else { continue }
+            oldKeys.formUnion(old.virtualServices)
+            oldAddresses.formUnion(old.addresses)
+        }
+        for plan in run.plans { state.services[plan.ref] = plan }
+        state.ipvs.patchSorted(removing: oldKeys, inserting: run.state.ipvs, by: \.key)
+        let oldMatches = Set(oldKeys.compactMap { key -> SNATMatch? in
+            guard case .address(let address, let port, let proto) = key else { return nil }
+            return SNATMatch(address: address, protocol: proto, port: port)
+        })
+        state.snat.patchSorted(removing: oldMatches, inserting: run.state.snat) {
+            SNATMatch(address: $0.address, protocol: $0.protocol, port: $0.port)
+        }
+        state.announcements.patchSorted(removing: oldAddresses, inserting: run.state.announcements, by: \.address)
+        state.vips.patchSorted(removing: oldAddresses,
+                               inserting: run.state.announcements.filter { $0.node == nodeName }.map(\.address)) { $0 }
+        state.pools = allocation.usage
+        return state
+    }
+}
+
+/// Which Services hold each address of an allocation: the planner's
+/// cross-Service index (an address's announcement, and which Service holds a
+/// port on it, depend on all its users).
+public struct AddressSharing: Sendable {
+    /// One user needs no array: most addresses have one.
+    private enum Users: Sendable {
+        case one(ObjectRef)
+        case many([ObjectRef])
+    }
+
+    private var users: [IPAddress: Users] = [:]
+
+    public init(_ allocation: AllocationResult) {
+        users.reserveCapacity(allocation.assignments.count)
+        for (ref, assignment) in allocation.assignments {
+            for address in assignment.addresses {
+                switch users[address] {
+                case nil: users[address] = .one(ref)
+                case .one(let first)?: users[address] = .many([first, ref])
+                case .many(let all)?: users[address] = .many(all + [ref])
+                }
+            }
+        }
+    }
+
+    /// The Services holding `address`.
+    public func users(of address: IPAddress) -> [ObjectRef] {
+        switch users[address] {
+        case nil: []
+        case .one(let ref)?: [ref]
+        case .many(let all)?: all
+        }
+    }
+}
+
+extension Array {
+    /// Removes the elements whose key is in `keys` and inserts `additions`,
+    /// keeping an array sorted by unique keys sorted.
+    mutating func patchSorted<Key: Comparable & Hashable>(removing keys: Set<Key>, inserting additions: [Element],
+                                                         by key: (Element) -> Key) {
+        func lowerBound(_ k: Key) -> Int {
+            var low = 0
+            var high = count
+            while low < high {
+                let middle = (low + high) / 2
+                if key(self[middle]) < k { low = middle + 1 } else { high = middle }
+            }
+            return low
+        }
+        // Binary search for a handful of changes; one pass for many.
+        guard keys.count + additions.count <= 32 else {
+            if !keys.isEmpty { removeAll { keys.contains(key($0)) } }
+            append(contentsOf: additions)
+            sort { key($0) < key($1) }
+            return
+        }
+        for k in keys {
+            let index = lowerBound(k)
+            if index < count && key(self[index]) == k { remove(at: index) }
+        }
+        for element in additions { insert(element, at: lowerBound(key(element))) }
     }
 }
 
@@ -49,7 +189,8 @@ private struct PlanRun {
     let allocation: AllocationResult
     let nodes: NodeTable
     let pools: [String: AddressPool]
-    /// LoadBalancer Services sorted by name; per-Service state below shares their indices.
+    /// LoadBalancer Services sorted by name (all, or those planned again);
+    /// per-Service state below shares their indices.
     let services: [Service]
     let slices: [ObjectRef: [EndpointSlice]]
     var backends: [ServiceBackends] = []
@@ -59,18 +200,14 @@ private struct PlanRun {
     /// Which Service each virtual service was programmed for.
     private var owners: [VirtualServiceKey: ObjectRef] = [:]
 
-    init(planner: Planner, snapshot: ClusterSnapshot, allocation: AllocationResult, liveNodes: Set<String>) {
+    init(planner: Planner, services: [Service], slices: [ObjectRef: [EndpointSlice]], nodes: [String: Node],
+         allocation: AllocationResult, liveNodes: Set<String>) {
         nodeName = planner.nodeName
         configuration = planner.configuration
         self.allocation = allocation
-        nodes = NodeTable(nodes: snapshot.nodes, live: liveNodes)
+        self.nodes = NodeTable(nodes: nodes, live: liveNodes)
         pools = Dictionary(planner.configuration.pools.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
-        // Sorting names, not Services: a Service is a large value to move around.
-        services = snapshot.services.compactMap { $0.value.type == .loadBalancer ? $0.key : nil }.sorted()
-            .map { snapshot.services[$0]! }
-        // One pass over all slices; looking them up per Service would be quadratic.
-        var slices: [ObjectRef: [EndpointSlice]] = [:]
-        for slice in snapshot.endpointSlices.values { slices[slice.serviceRef, default: []].append(slice) }
+        self.services = services
         self.slices = slices
         state = DesiredState(node: planner.nodeName, pools: allocation.usage)
     }
@@ -108,9 +245,6 @@ private struct PlanRun {
         for index in services.indices where !plans[index].addresses.isEmpty {
             program(index)
         }
-        state.ipvs.sort { $0.key < $1.key }
-        state.snat.sort()
-        state.vips = state.announcements.filter { $0.node == nodeName }.map(\.address)
         state.services = Dictionary(uniqueKeysWithValues: plans.map { ($0.ref, $0) })
     }
 

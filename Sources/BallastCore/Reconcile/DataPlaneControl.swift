@@ -65,6 +65,17 @@ public protocol SNATControl: Sendable {
     /// something the implementation did not write (an edit by hand, another
     /// mark, the layout of an older version): either way it must be replaced.
     func current() throws(DataPlaneError) -> SNATTable?
+    /// What the table holds, asked by a caller that wants it to hold
+    /// `table`: an implementation may answer `table` without reading the
+    /// elements back when it can show that the table holds it
+    /// (`RememberedSNATControl` at start). Otherwise, and by default, `current()`.
+    func current(expecting table: SNATTable) throws(DataPlaneError) -> SNATTable?
+    /// Whether the table provably holds `table` as this implementation last
+    /// wrote it, shown without listing the elements (NFTablesSNAT: a digest
+    /// written in the same transaction as the elements). Blind to elements
+    /// changed by hand since, so only a caller that lists everything later
+    /// may rely on it; false (the default) means "not shown".
+    func holdsAsWritten(_ table: SNATTable) throws(DataPlaneError) -> Bool
     /// Replaces the whole table atomically with one holding exactly `table`
     /// (start-up mismatch, drift repair, and a table becoming empty or not).
     func replace(with table: SNATTable) throws(DataPlaneError)
@@ -75,4 +86,9 @@ public protocol SNATControl: Sendable {
     func update(_ change: SNATTableChange) throws(DataPlaneError)
     /// Deletes the table (`ballastd cleanup`).
     func removeTable() throws(DataPlaneError)
+}
+
+extension SNATControl {
+    public func current(expecting table: SNATTable) throws(DataPlaneError) -> SNATTable? { try current() }
+    public func holdsAsWritten(_ table: SNATTable) throws(DataPlaneError) -> Bool { false }
 }

@@ -145,13 +145,41 @@ public enum SNATReconcile {
     @discardableResult
     public static func apply(desired: [SNATRule], to control: some SNATControl) throws(DataPlaneError) -> Bool {
         let wanted = SNATTable(rules: desired)
-        switch write(from: try control.current(), to: wanted) {
+        switch write(from: try control.current(expecting: wanted), to: wanted) {
         case .none:
             return false
         case .updated(let change):
             try control.update(change)
         case .replaced:
             try control.replace(with: wanted)
+        }
+        return true
+    }
+
+    /// The same for the rules on `addresses` alone: `desired` is the whole
+    /// plan, and the table holds the last one, of which `holding` are the
+    /// rules on these addresses (every other address's rules are unchanged).
+    /// Only these addresses' elements are compared: the 90,000 masquerade
+    /// pairs of 10,000 Services are not walked for a change to one. A table
+    /// that is missing or empty, or that would turn empty, is written whole
+    /// as in `apply(desired:to:)`.
+    @discardableResult
+    public static func apply(desired: [SNATRule], addresses: Set<IPAddress>, holding: [SNATRule],
+                             to control: some SNATControl) throws(DataPlaneError) -> Bool {
+        guard let current = try control.current(), !current.isEmpty else {
+            return try apply(desired: desired, to: control)
+        }
+        guard !addresses.isEmpty else { return false }
+        let wanted = SNATTable(rules: desired.filter { addresses.contains($0.address) })
+        let change = SNATTableChange(from: SNATTable(rules: holding), to: wanted)
+        guard !change.isEmpty else { return false }
+        // Deleted elements are in the table and added ones are not: counting is enough.
+        let marksLeft = current.marks.count - change.deleteMarks.count + change.addMarks.count
+        let pairsLeft = current.masquerades.count - change.deleteMasquerades.count + change.addMasquerades.count
+        if marksLeft == 0 && pairsLeft == 0 {
+            try control.replace(with: SNATTable())
+        } else {
+            try control.update(change)
         }
         return true
     }

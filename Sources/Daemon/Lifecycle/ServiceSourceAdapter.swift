@@ -8,10 +8,13 @@ public struct SourceUpdate: Sendable, Hashable {
     public var snapshot: ClusterSnapshot
     /// Sentences about input that is not (fully) used, for status.
     public var problems: [String]
+    /// What changed in `snapshot` since the update before.
+    public var changes: SnapshotChanges
 
-    public init(snapshot: ClusterSnapshot, problems: [String] = []) {
+    public init(snapshot: ClusterSnapshot, problems: [String] = [], changes: SnapshotChanges = .everything) {
         self.snapshot = snapshot
         self.problems = problems
+        self.changes = changes
     }
 }
 
@@ -38,7 +41,15 @@ public struct ManifestFilesSource: ServiceSourcing {
         return AsyncStream(bufferingPolicy: .bufferingNewest(1)) { continuation in
             let pump = Task {
                 for await update in manifests {
-                    continuation.yield(SourceUpdate(snapshot: update.snapshot, problems: update.problems.map(\.description)))
+                    var next = SourceUpdate(snapshot: update.snapshot, problems: update.problems.map(\.description),
+                                            changes: update.changes)
+                    // Only the newest update is kept; one replaced unread hands on its changes.
+                    while case .dropped(let older) = continuation.yield(next) {
+                        var changes = next.changes
+                        changes.formUnion(older.changes)
+                        if changes == next.changes { break }
+                        next.changes = changes
+                    }
                 }
                 continuation.finish()
             }

@@ -31,6 +31,43 @@ public struct DataPlaneOutcome: Sendable, Hashable {
     public init() {}
 }
 
+/// The part of the data plane an incremental sync changes: the virtual
+/// services and the SNAT rules of the Services it planned again. The rest of
+/// the plan is the last sync's, which the kernel took (the tables remembered
+/// between syncs say so), so the diffs look at this part alone.
+public struct DataPlaneScope: Sendable, Hashable {
+    public var virtualServices: Set<VirtualServiceKey>
+    /// SNAT is scoped by address: a masquerade pair (VIP → endpoint) serves
+    /// every port of the VIP.
+    public var snatAddresses: Set<IPAddress>
+    /// The rules on those addresses that the table holds: the last plan's.
+    public var snatBefore: [SNATRule]
+
+    public init(virtualServices: Set<VirtualServiceKey>, snatAddresses: Set<IPAddress>, snatBefore: [SNATRule]) {
+        self.virtualServices = virtualServices
+        self.snatAddresses = snatAddresses
+        self.snatBefore = snatBefore
+    }
+
+    /// The virtual services of `services` before and after, and their
+    /// addresses. Enough: another Service's virtual service changes only
+    /// with a port one of these held or takes (they share the address), and
+    /// all rules on an address are in scope with it.
+    public init(services: Set<ObjectRef>, before: DesiredState, after: DesiredState) {
+        var keys: Set<VirtualServiceKey> = []
+        for ref in services {
+            keys.formUnion(before.services[ref]?.virtualServices ?? [])
+            keys.formUnion(after.services[ref]?.virtualServices ?? [])
+        }
+        var addresses: Set<IPAddress> = []
+        for key in keys {
+            if case .address(let address, _, _) = key { addresses.insert(address) }
+        }
+        self.init(virtualServices: keys, snatAddresses: addresses,
+                  snatBefore: addresses.isEmpty ? [] : before.snat.filter { addresses.contains($0.address) })
+    }
+}
+
 public struct DataPlaneApplier: Sendable {
     public var ipvs: any IPVSReconciling
     public var vips: any VIPControl
@@ -42,7 +79,10 @@ public struct DataPlaneApplier: Sendable {
         self.snat = snat
     }
 
-    public func apply(_ state: DesiredState, pools: [AddressPool]) -> DataPlaneOutcome {
+    /// - Parameter scope: nil diffs every virtual service and SNAT rule;
+    ///   else only those in scope (VIPs are always diffed in full: the link
+    ///   holds only the ~1,000 addresses this node announces).
+    public func apply(_ state: DesiredState, pools: [AddressPool], scope: DataPlaneScope? = nil) -> DataPlaneOutcome {
         var outcome = DataPlaneOutcome()
         var onLink: Set<IPAddress> = []
         do {
@@ -64,12 +104,21 @@ public struct DataPlaneApplier: Sendable {
         let ownership = Self.ownership(pools: pools, onLink: onLink.union(state.vips))
         let clock = ContinuousClock()
         let start = clock.now
-        outcome.ipvs = ipvs.reconcile(desired: state.ipvs, ownership: ownership)
+        if let scope {
+            outcome.ipvs = ipvs.reconcile(desired: state.ipvs, scope: scope.virtualServices, ownership: ownership)
+        } else {
+            outcome.ipvs = ipvs.reconcile(desired: state.ipvs, ownership: ownership)
+        }
         outcome.ipvsDuration = start.duration(to: clock.now)
         outcome.errors += outcome.ipvs.errors.map(\.description)
 
         do {
-            outcome.snatReplaced = try SNATReconcile.apply(desired: state.snat, to: snat)
+            if let scope {
+                outcome.snatReplaced = try SNATReconcile.apply(desired: state.snat, addresses: scope.snatAddresses,
+                                                               holding: scope.snatBefore, to: snat)
+            } else {
+                outcome.snatReplaced = try SNATReconcile.apply(desired: state.snat, to: snat)
+            }
         } catch {
             outcome.errors.append(error.description)
         }

@@ -21,6 +21,12 @@
 // are stale. The report's table is this known table: no second dump for the
 // status; it has connection counts as of the last read of each service, and
 // no traffic counters (the table does not keep them).
+//
+// A scoped round (an incremental sync: the plan changed only for some
+// Services) diffs only the virtual services in scope, plus every service
+// with a draining destination, against the known table: the rest of the
+// plan is what the last round applied. Without a known table it is a full
+// round.
 import BallastCore
 import Synchronization
 
@@ -28,6 +34,8 @@ public final class DrainingIPVSReconciler: IPVSReconciling {
     private struct Memory {
         var drainBook = IPVSDrainBook()
         var table: IPVSKnownTable?
+        /// Counts `forget()` calls: a round does not put back a table forgotten meanwhile.
+        var forgotten = 0
     }
 
     private let control: any IPVSControl
@@ -50,18 +58,43 @@ public final class DrainingIPVSReconciler: IPVSReconciling {
 
     /// The next round dumps the whole table again.
     public func forget() {
-        memory.withLock { $0.table = nil }
+        memory.withLock { $0.table = nil; $0.forgotten += 1 }
     }
 
     public func reconcile(desired: [IPVSVirtualService], ownership: IPVSOwnership) -> IPVSReconcileReport {
+        reconcile(desired: desired, scope: nil, ownership: ownership)
+    }
+
+    public func reconcile(desired: [IPVSVirtualService], scope: Set<VirtualServiceKey>,
+                          ownership: IPVSOwnership) -> IPVSReconcileReport {
+        reconcile(desired: desired, scope: Optional(scope), ownership: ownership)
+    }
+
+    private func reconcile(desired: [IPVSVirtualService], scope: Set<VirtualServiceKey>?,
+                           ownership: IPVSOwnership) -> IPVSReconcileReport {
         let settings = IPVSReconcileSettings(drainTimeout: drainTimeout.withLock { $0 })
         let reconciler = IPVSReconciler(control: control, ownership: ownership, settings: settings)
         let now = ContinuousClock().now
-        var (book, remembered) = memory.withLock { ($0.drainBook, $0.table) }
+        // The table is taken out of memory while this round works on it (and
+        // put back at the end): a copy left behind would make every change to
+        // it copy all 10,000 services.
+        let taken = memory.withLock { memory in
+            defer { memory.table = nil }
+            return (book: memory.drainBook, table: memory.table, generation: memory.forgotten)
+        }
+        var book = taken.book
+        var remembered = taken.table
         if !remembersTable { remembered = nil }
+        // In scope too: every service with a draining destination, whose drain
+        // goes on (or ends) on every round, and whose book entries the diff
+        // hands on only for the services it looks at. Against a fresh dump,
+        // everything is in scope.
+        let keys = remembered == nil ? nil : scope.map { $0.union(book.started.keys.map(\.service)) }
+        let wanted = keys.map { keys in desired.filter { keys.contains($0.key) } } ?? desired
         func diff(_ table: IPVSKnownTable) -> IPVSDiff {
-            IPVSDiff(desired: desired, observed: table.services, ownership: ownership, drainBook: book,
-                     settings: settings, now: now)
+            let observed = keys.map { $0.sorted().compactMap { table[$0] } } ?? table.services
+            return IPVSDiff(desired: wanted, observed: observed, ownership: ownership, drainBook: book,
+                            settings: settings, now: now)
         }
 
         var table: IPVSKnownTable
@@ -110,7 +143,9 @@ public final class DrainingIPVSReconciler: IPVSReconciling {
                 return report
             }
         }
-        if remembersTable { memory.withLock { $0.table = table } }
+        if remembersTable {
+            memory.withLock { if $0.forgotten == taken.generation { $0.table = table } }
+        }
         report.observed = table.services
         return report
     }

@@ -9,6 +9,14 @@
 // source change diffs against the IPVS and SNAT tables as last read plus
 // Ballast's own writes (both cost a full listing to read: 10,001 netlink
 // requests for IPVS at 10,000 Services), so an edit costs its writes.
+//
+// Incremental syncs: a sync triggered by the source alone, whose changes the
+// source names (SnapshotChanges: these Services' objects or slices), redoes
+// only those Services. Allocation is kept when only slices changed (it reads
+// Services and Namespaces, never endpoints), planning patches the last plan
+// (Planner.replan), and the IPVS and SNAT diffs cover only the virtual
+// services and addresses of those Services. Start, resync, reload, a change
+// of Nodes or Namespaces, and the sync after one with errors run in full.
 import BallastCore
 import Foundation
 import Logging
@@ -33,6 +41,10 @@ public actor ReconcileLoop {
     private var assignments: AssignmentTable
     private var persisted: AssignmentTable?
     private var pending: Set<SyncReason> = []
+    /// What the source changed since the last sync began.
+    private var pendingChanges = SnapshotChanges()
+    /// The last sync, which an incremental one patches.
+    private var last: LastSync?
     private var syncing = false
     private var syncStarted: ContinuousClock.Instant?
     private let wake: AsyncStream<Void>.Continuation
@@ -65,9 +77,13 @@ public actor ReconcileLoop {
     /// A new snapshot from the source. Until the first one arrives no sync
     /// runs: syncing an empty snapshot would withdraw every Service that the
     /// previous run left in the kernel, and drop their connections.
-    public func sourceChanged(_ snapshot: ClusterSnapshot) {
+    ///
+    /// - Parameter changes: what differs from the snapshot before; the
+    ///   default, everything, makes the next sync plan every Service.
+    public func sourceChanged(_ snapshot: ClusterSnapshot, changes: SnapshotChanges = .everything) {
         let first = self.snapshot == nil
         self.snapshot = snapshot
+        pendingChanges.formUnion(changes)
         trigger(first ? .start : .source)
     }
 
@@ -134,23 +150,57 @@ public actor ReconcileLoop {
         syncStarted = start
         defer { syncing = false; syncStarted = nil }
         let configuration = self.configuration
+        let changes = pendingChanges
+        pendingChanges = SnapshotChanges()
 
-        let allocation = stages.allocate(snapshot, configuration, assignments.mapValues(\.addresses))
-        assignments = allocation.assignments
-        savePersistedAssignments()
-        let plan = stages.plan(snapshot, allocation, configuration, nodeName)
+        let allocation: AllocationResult
+        let plan: DesiredState
+        let scope: DataPlaneScope?
+        if let replan = stages.replan, let last, last.clean, reasons == [.source], !changes.everything {
+            var changed = changes.services
+            var settled = last.allocationIsSettled
+            var sharing = last.sharing
+            if changes.serviceObjects.isEmpty && settled {
+                // Only slices changed: allocation reads Services and Namespaces,
+                // and from its own result's addresses it gives that result again.
+                allocation = last.allocation
+            } else {
+                let previous = assignments.mapValues(\.addresses)
+                allocation = stages.allocate(snapshot, configuration, previous)
+                assignments = allocation.assignments
+                savePersistedAssignments()
+                changed.formUnion(allocation.servicesDiffering(from: last.allocation))
+                settled = allocation.addresses == previous
+                sharing = AddressSharing(allocation)
+            }
+            plan = replan(last.plan, changed, snapshot, allocation, sharing, configuration, nodeName)
+            scope = DataPlaneScope(services: changed, before: last.plan, after: plan)
+            self.last = LastSync(allocation: allocation, allocationIsSettled: settled, sharing: sharing, plan: plan)
+        } else {
+            let previous = assignments.mapValues(\.addresses)
+            allocation = stages.allocate(snapshot, configuration, previous)
+            assignments = allocation.assignments
+            savePersistedAssignments()
+            plan = stages.plan(snapshot, allocation, configuration, nodeName)
+            scope = nil
+            last = stages.replan == nil ? nil
+                : LastSync(allocation: allocation, allocationIsSettled: allocation.addresses == previous,
+                           sharing: AddressSharing(allocation), plan: plan)
+        }
 
         // Drift repair reads everything from the kernel again; so does a reload.
         if reasons.contains(.resync) || reasons.contains(.config) { stages.forgetKernelView() }
         let applier = DataPlaneApplier(ipvs: stages.ipvs, vips: stages.vips, snat: stages.snat)
         let pools = configuration.pools
         let ensureSysctls = stages.ensureSysctls
-        let outcome = await kernel.run {
+        let outcome = await kernel.run { [scope] in
             let sysctlErrors = ensureSysctls()
-            var outcome = applier.apply(plan, pools: pools)
+            var outcome = applier.apply(plan, pools: pools, scope: scope)
             outcome.errors = sysctlErrors + outcome.errors
             return outcome
         }
+        // A failed write leaves the kernel unlike the plan: the next sync does everything.
+        if !outcome.errors.isEmpty { last?.clean = false }
         await stages.announcer.announce(plan.localAnnouncements)
 
         let record = SyncRecord(at: Date(), duration: start.duration(to: clock.now),
@@ -162,6 +212,19 @@ public actor ReconcileLoop {
         syncsCompleted += 1
         onSync?(record, syncsCompleted == 1)
         return record
+    }
+
+    /// What an incremental sync starts from.
+    private struct LastSync {
+        var allocation: AllocationResult
+        /// Whether `allocation` came from its own addresses as the previous
+        /// ones, so that allocating again (same Services, same Namespaces)
+        /// would give it back.
+        var allocationIsSettled: Bool
+        var sharing: AddressSharing
+        var plan: DesiredState
+        /// The data plane took the plan without an error.
+        var clean = true
     }
 
     /// Stops announcing (graceful shutdown). The data plane stays: see docs/operations.md.

@@ -17,6 +17,13 @@ public typealias AllocateStage = @Sendable (_ snapshot: ClusterSnapshot, _ confi
 public typealias PlanStage = @Sendable (_ snapshot: ClusterSnapshot, _ allocation: AllocationResult,
                                         _ configuration: Configuration, _ nodeName: String) -> DesiredState
 
+/// Plans again only what changed: `previous` patched for the Services in
+/// `changed` (and those sharing an address with them); must equal `PlanStage`
+/// on the same inputs.
+public typealias ReplanStage = @Sendable (_ previous: DesiredState, _ changed: Set<ObjectRef>, _ snapshot: ClusterSnapshot,
+                                          _ allocation: AllocationResult, _ sharing: AddressSharing,
+                                          _ configuration: Configuration, _ nodeName: String) -> DesiredState
+
 public enum DefaultStages {
     /// BallastCore's Allocator.
     public static let allocate: AllocateStage = { snapshot, configuration, previous in
@@ -32,6 +39,13 @@ public enum DefaultStages {
         let live = Set(snapshot.nodes.keys).union([node])
         return Planner(configuration: configuration, nodeName: node).plan(snapshot: snapshot, allocation: allocation,
                                                                           liveNodes: live)
+    }
+
+    /// BallastCore's Planner, patching the previous plan (liveness as in `plan`).
+    public static let replan: ReplanStage = { previous, changed, snapshot, allocation, sharing, configuration, node in
+        let live = Set(snapshot.nodes.keys).union([node])
+        return Planner(configuration: configuration, nodeName: node).replan(
+            previous, changed: changed, snapshot: snapshot, allocation: allocation, sharing: sharing, liveNodes: live)
     }
 }
 
@@ -74,6 +88,18 @@ public struct IPVSFailure: Sendable, Hashable, CustomStringConvertible {
 /// `ownership` covers; never touches the others (kube-proxy's, an operator's).
 public protocol IPVSReconciling: Sendable {
     func reconcile(desired: [IPVSVirtualService], ownership: IPVSOwnership) -> IPVSReconcileReport
+    /// The same for the virtual services in `scope` alone: `desired` holds
+    /// them (and may hold others, which are left alone), and the rest of the
+    /// table is as the last round left it. A reconciler that cannot tell
+    /// reconciles everything.
+    func reconcile(desired: [IPVSVirtualService], scope: Set<VirtualServiceKey>, ownership: IPVSOwnership) -> IPVSReconcileReport
+}
+
+extension IPVSReconciling {
+    public func reconcile(desired: [IPVSVirtualService], scope: Set<VirtualServiceKey>,
+                          ownership: IPVSOwnership) -> IPVSReconcileReport {
+        reconcile(desired: desired, ownership: ownership)
+    }
 }
 
 /// Answers ARP/NDP for the addresses this node announces.
@@ -91,6 +117,8 @@ public protocol Announcing: Sendable {
 public struct SyncStages: Sendable {
     public var allocate: AllocateStage
     public var plan: PlanStage
+    /// nil: every sync plans every Service.
+    public var replan: ReplanStage?
     public var ipvs: any IPVSReconciling
     public var vips: any VIPControl
     public var snat: any SNATControl
@@ -102,11 +130,12 @@ public struct SyncStages: Sendable {
     public var forgetKernelView: @Sendable () -> Void
 
     public init(allocate: @escaping AllocateStage = DefaultStages.allocate, plan: @escaping PlanStage = DefaultStages.plan,
-                ipvs: any IPVSReconciling, vips: any VIPControl, snat: any SNATControl, announcer: any Announcing,
+                replan: ReplanStage? = DefaultStages.replan, ipvs: any IPVSReconciling, vips: any VIPControl, snat: any SNATControl, announcer: any Announcing,
                 ensureSysctls: @escaping @Sendable () -> [String] = { [] },
                 forgetKernelView: @escaping @Sendable () -> Void = {}) {
         self.allocate = allocate
         self.plan = plan
+        self.replan = replan
         self.ipvs = ipvs
         self.vips = vips
         self.snat = snat

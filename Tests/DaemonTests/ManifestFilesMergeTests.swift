@@ -1,0 +1,110 @@
+// ManifestFiles patches its merged snapshot file by file; after any sequence
+// of edits, broken saves, unreadable files and removals it must equal the
+// merge of every file in force from scratch, problems included.
+import BallastConfig
+import BallastCore
+import BallastTestSupport
+@testable import SourceFiles
+import Testing
+
+@Suite struct ManifestFilesMergeTests {
+
+    /// Manifest text: some of a few Services and slices (so files often
+    /// define the same objects), sometimes a Node, a stray document (a
+    /// warning), or a broken document (the file fails to decode).
+    static func text(using rng: inout SplitMix64) -> String {
+        var documents: [String] = []
+        for name in ["s0", "s1", "s2", "s3"] {
+            if rng.chance(0.3) {
+                documents.append("""
+                apiVersion: v1
+                kind: Service
+                metadata:
+                  name: \(name)
+                  namespace: ns
+                spec:
+                  type: LoadBalancer
+                  ports:
+                  - port: \(rng.pick([80, 443]))
+                """)
+            }
+            if rng.chance(0.3) {
+                documents.append("""
+                apiVersion: discovery.k8s.io/v1
+                kind: EndpointSlice
+                addressType: IPv4
+                metadata:
+                  name: \(name)-abc
+                  namespace: ns
+                  labels:
+                    kubernetes.io/service-name: \(rng.chance(0.9) ? name : "s0")
+                endpoints:
+                - addresses: ["10.0.0.\(Int.random(in: 1...3, using: &rng))"]
+                  conditions:
+                    ready: \(rng.chance(0.7))
+                """)
+            }
+        }
+        if rng.chance(0.1) { documents.append("apiVersion: v1\nkind: Node\nmetadata:\n  name: n\(Int.random(in: 1...2, using: &rng))") }
+        if rng.chance(0.1) { documents.append("just: a map") }
+        if rng.chance(0.1) { documents.append("apiVersion: v1\nkind: Service\nmetadata: [") }
+        return documents.joined(separator: "\n---\n") + "\n"
+    }
+
+    /// The merge from scratch, as ManifestFiles did it before it patched.
+    static func reference(_ files: ManifestFiles) -> (snapshot: ClusterSnapshot, problems: [ManifestProblem]) {
+        var problems: [ManifestProblem] = []
+        if let directoryProblem = files.directoryProblem { problems.append(directoryProblem) }
+        var inForce: [String: ManifestSet] = [:]
+        var nameOfPath: [String: String] = [:]
+        for (file, entry) in files.entries.sorted(by: { $0.key < $1.key }) {
+            if let problem = entry.problem { problems.append(problem) }
+            guard let good = entry.good else { continue }
+            inForce[entry.path] = good
+            nameOfPath[entry.path] = file
+            problems += good.diagnostics.filter { $0.severity != .note }.map {
+                ManifestProblem(file: file, kind: .warning, message: $0.description)
+            }
+        }
+        let (snapshot, diagnostics) = ManifestSet.snapshot(of: inForce)
+        problems += diagnostics.filter { $0.severity != .note }.map { d in
+            ManifestProblem(file: d.location.flatMap { nameOfPath[$0.file] } ?? "", kind: .warning, message: d.description)
+        }
+        return (snapshot, problems)
+    }
+
+    @Test(arguments: 0..<60)
+    func patchedMergeEqualsMergeFromScratch(seed: UInt64) {
+        var rng = SplitMix64(seed: seed)
+        var files = ManifestFiles()
+        var before = ClusterSnapshot()
+        for step in 0..<30 {
+            let name = "f\(Int.random(in: 0..<5, using: &rng)).yaml"
+            let path = "/m/" + name
+            switch Int.random(in: 0..<10, using: &rng) {
+            case 0: files.remove(file: name)
+            case 1: files.unreadable(file: name, path: path, message: "\(path): Permission denied")
+            default: files.update(file: name, path: path, contents: Self.text(using: &rng), decoder: kubernetesManifestDecoder)
+            }
+            let changes = files.takeChanges()
+            let (snapshot, problems) = files.merged()
+            let expected = Self.reference(files)
+            #expect(snapshot == expected.snapshot, "seed \(seed) step \(step): snapshot")
+            #expect(problems == expected.problems, "seed \(seed) step \(step): problems")
+            if !changes.everything {
+                #expect(before.nodes == snapshot.nodes, "seed \(seed) step \(step): Nodes changed unannounced")
+                for ref in Set(before.services.keys).union(snapshot.services.keys)
+                where before.services[ref] != snapshot.services[ref] {
+                    #expect(changes.serviceObjects.contains(ref), "seed \(seed) step \(step): Service \(ref)")
+                }
+                for ref in Set(before.endpointSlices.keys).union(snapshot.endpointSlices.keys)
+                where before.endpointSlices[ref] != snapshot.endpointSlices[ref] {
+                    let owners = [before.endpointSlices[ref]?.serviceRef, snapshot.endpointSlices[ref]?.serviceRef]
+                    #expect(owners.allSatisfy { $0.map(changes.endpoints.contains) ?? true },
+                            "seed \(seed) step \(step): slice \(ref)")
+                }
+            }
+            before = snapshot
+        }
+    }
+}
