@@ -41,7 +41,7 @@ for i in 0..<serviceCount {
                             selector: ["app": "svc-\(i)"], externalTrafficPolicy: local ? .local : .cluster,
                             ipFamilyPolicy: i % 20 == 3 ? .preferDualStack : nil)
     let endpoints = (0..<endpointsPerService).map { e in
-        Endpoint(addresses: [.v4(IPv4Address(0x6400_0000 | UInt32(i) << 4 | UInt32(e)))],
+        Endpoint(address: .v4(IPv4Address(0x6400_0000 | UInt32(i) << 4 | UInt32(e))),
                  conditions: EndpointConditions(ready: e != 9, serving: true, terminating: e == 9),
                  nodeName: "node-\((i + e) % nodeCount)")
     }

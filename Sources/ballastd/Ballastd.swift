@@ -1,7 +1,16 @@
 // ballastd: wiring only. Parsing here, logic in the Daemon target.
 import ArgumentParser
+import Daemon
 
 @main
+enum Main {
+    static func main() async {
+        // Before any other thread allocates (see FreedMemory).
+        FreedMemory.useOneArena()
+        await Ballastd.main()
+    }
+}
+
 struct Ballastd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ballastd",

@@ -21,7 +21,7 @@ import Testing
         }
         for name in names.filter({ _ in rng.chance(0.3) }) {
             let endpoints = (0..<Int.random(in: 0...2, using: &rng)).map { e in
-                Endpoint(addresses: [IPAddress("10.0.0.\(e + 1)")!], conditions: EndpointConditions(ready: rng.chance(0.7)))
+                Endpoint(address: IPAddress("10.0.0.\(e + 1)")!, conditions: EndpointConditions(ready: rng.chance(0.7)))
             }
             set.endpointSlices.append(EndpointSlice(ref: ObjectRef(namespace: "ns", name: "\(name)-abc"),
                                                     serviceName: rng.chance(0.9) ? name : rng.pick(names),
@@ -31,7 +31,7 @@ import Testing
             let name = rng.pick(names)
             set.legacyEndpointSlices.append(EndpointSlice(ref: ObjectRef(namespace: "ns", name: "\(name)-endpoints-0"),
                                                           serviceName: name, addressType: .ipv4,
-                                                          endpoints: [Endpoint(addresses: [IPAddress("10.0.1.1")!])],
+                                                          endpoints: [Endpoint(address: IPAddress("10.0.1.1")!)],
                                                           location: next()))
         }
         for name in ["n1", "n2"] where rng.chance(0.15) {
@@ -82,7 +82,7 @@ import Testing
             ManifestSet(services: [Service(ref: ObjectRef(namespace: "ns", name: name), type: .loadBalancer,
                                            ports: [ServicePort(port: 80)])],
                         endpointSlices: [EndpointSlice(ref: ObjectRef(namespace: "ns", name: "\(name)-abc"), serviceName: name,
-                                                       addressType: .ipv4, endpoints: [Endpoint(addresses: [IPAddress(endpoint)!])])])
+                                                       addressType: .ipv4, endpoints: [Endpoint(address: IPAddress(endpoint)!)])])
         }
         var merge = ManifestMerge()
         merge.update(path: "/m/a.yaml", to: file("a", endpoint: "10.0.0.1"))

@@ -70,13 +70,13 @@ import Testing
         #expect(set.endpointSlices == [EndpointSlice(
             ref: ref("ingress-nginx-controller-x7k2p"), serviceName: "ingress-nginx-controller", addressType: .ipv4,
             endpoints: [
-                Endpoint(addresses: [ip("10.244.1.17")], conditions: .init(ready: true, serving: true, terminating: false),
-                         nodeName: "node-a", zone: "rack-1", targetRef: ref("ingress-nginx-controller-5c8d66c76d-4xq9z")),
-                Endpoint(addresses: [ip("10.244.2.9")], conditions: .init(ready: false, serving: true, terminating: true),
-                         nodeName: "node-b", zone: "rack-2", targetRef: ref("ingress-nginx-controller-5c8d66c76d-m2w8k")),
-                Endpoint(addresses: [ip("10.244.3.4")], conditions: .init(ready: false, serving: false, terminating: true),
+                Endpoint(address: ip("10.244.1.17"), conditions: .init(ready: true, serving: true, terminating: false),
+                         nodeName: "node-a", targetRef: ref("ingress-nginx-controller-5c8d66c76d-4xq9z")),
+                Endpoint(address: ip("10.244.2.9"), conditions: .init(ready: false, serving: true, terminating: true),
+                         nodeName: "node-b", targetRef: ref("ingress-nginx-controller-5c8d66c76d-m2w8k")),
+                Endpoint(address: ip("10.244.3.4"), conditions: .init(ready: false, serving: false, terminating: true),
                          nodeName: "node-c", targetRef: ref("ingress-nginx-controller-5c8d66c76d-p0o9i")),
-                Endpoint(addresses: [ip("10.244.1.23")], nodeName: "node-a"),
+                Endpoint(address: ip("10.244.1.23"), nodeName: "node-a"),
             ],
             ports: [EndpointPort(name: "http", port: 80, protocol: .tcp), EndpointPort(name: "https", port: 443, protocol: .tcp)],
             location: at("endpointslices-terminating.yaml", 1, 1))])
@@ -94,16 +94,16 @@ import Testing
         #expect(set.endpointSlices.isEmpty)
         #expect(set.legacyEndpointSlices == [
             EndpointSlice(ref: ref("legacy-api-endpoints-0"), serviceName: "legacy-api", addressType: .ipv4, endpoints: [
-                Endpoint(addresses: [ip("10.244.1.31")], conditions: .init(ready: true), nodeName: "node-a",
+                Endpoint(address: ip("10.244.1.31"), conditions: .init(ready: true), nodeName: "node-a",
                          targetRef: ref("legacy-api-6f7d9c8b5-abcde")),
-                Endpoint(addresses: [ip("10.244.2.44")], conditions: .init(ready: false), nodeName: "node-b",
+                Endpoint(address: ip("10.244.2.44"), conditions: .init(ready: false), nodeName: "node-b",
                          targetRef: ref("legacy-api-6f7d9c8b5-fghij")),
             ], ports: api, location: at("endpoints-legacy.yaml", 14, 3)),
             EndpointSlice(ref: ref("legacy-api-endpoints-1"), serviceName: "legacy-api", addressType: .ipv6, endpoints: [
-                Endpoint(addresses: [ip("fd00:10:244:1::31")], conditions: .init(ready: true), nodeName: "node-a"),
+                Endpoint(address: ip("fd00:10:244:1::31"), conditions: .init(ready: true), nodeName: "node-a"),
             ], ports: api, location: at("endpoints-legacy.yaml", 14, 3)),
             EndpointSlice(ref: ref("legacy-api-endpoints-2"), serviceName: "legacy-api", addressType: .ipv4, endpoints: [
-                Endpoint(addresses: [ip("10.244.3.12")], conditions: .init(ready: true), nodeName: "node-c", hostname: "admin-0"),
+                Endpoint(address: ip("10.244.3.12"), conditions: .init(ready: true), nodeName: "node-c"),
             ], ports: [EndpointPort(name: "admin", port: 9090, protocol: .tcp)], location: at("endpoints-legacy.yaml", 35, 3)),
         ])
     }
@@ -131,7 +131,7 @@ import Testing
             location: at("list-mixed.yaml", 39, 3))])
         #expect(set.endpointSlices == [EndpointSlice(
             ref: ObjectRef(namespace: "payments", name: "checkout-8vq2d"), serviceName: "checkout", addressType: .ipv6,
-            endpoints: [Endpoint(addresses: [ip("fd00:10:244:2::1f")], conditions: .init(ready: true), nodeName: "node-b")],
+            endpoints: [Endpoint(address: ip("fd00:10:244:2::1f"), conditions: .init(ready: true), nodeName: "node-b")],
             ports: [EndpointPort(port: 8443, protocol: .tcp)], location: at("list-mixed.yaml", 58, 3))])
         #expect(set.diagnostics.isEmpty)
     }
@@ -145,8 +145,27 @@ import Testing
         #expect(s.ports == [ServicePort(name: "http", protocol: .tcp, port: 80, targetPort: .number(3000), nodePort: 30300)])
         #expect(s.location == at("grafana.json", 4, 9))
         #expect(set.endpointSlices.map(\.endpoints) == [[Endpoint(
-            addresses: [ip("10.244.2.50")], conditions: .init(ready: true, serving: true, terminating: false), nodeName: "node-b",
+            address: ip("10.244.2.50"), conditions: .init(ready: true, serving: true, terminating: false), nodeName: "node-b",
             targetRef: ObjectRef(namespace: "monitoring", name: "grafana-7d9c-q8x2v"))]])
+    }
+
+    /// An endpoint keeps its first address, inline; the others are checked, not kept.
+    @Test func endpointKeepsItsFirstAddress() throws {
+        let set = try ManifestSet.decode(yaml: """
+        apiVersion: discovery.k8s.io/v1
+        kind: EndpointSlice
+        metadata: {name: web-1, namespace: shop, labels: {kubernetes.io/service-name: web}}
+        addressType: IPv6
+        endpoints:
+        - addresses: ["2001:db8::7", "2001:db8::8"]
+          nodeName: node-a
+          zone: rack-1
+          hostname: web-0
+          targetRef: {kind: Pod, name: web-0}
+        """, file: "m.yaml")
+        #expect(set.diagnostics.isEmpty)
+        #expect(set.endpointSlices.map(\.endpoints) == [[Endpoint(
+            address: ip("2001:db8::7"), nodeName: "node-a", targetRef: ObjectRef(namespace: "shop", name: "web-0"))]])
     }
 
     @Test func ignoredDocumentsAreWarnings() throws {
@@ -225,6 +244,16 @@ import Testing
             "m.yaml:12:17: error: EndpointSlice shop/web-1: endpoints[0].addresses[0]: 2001:db8::1 is not an IPv4 address, as the slice's addressType says",
             "m.yaml:13:25: error: EndpointSlice shop/web-1: endpoints[0].conditions.ready: expected true or false, found \"yes\"\n  hint: write true or false",
             "m.yaml:15:11: error: EndpointSlice shop/web-1: ports[0].port: expected an integer, found \"80\"\n  hint: remove the quotes",
+        ]),
+        ("""
+        apiVersion: discovery.k8s.io/v1
+        kind: EndpointSlice
+        metadata: {name: web-2, namespace: shop, labels: {kubernetes.io/service-name: web}}
+        addressType: IPv4
+        endpoints:
+        - addresses: []
+        """, [
+            "m.yaml:6:14: error: EndpointSlice shop/web-2: endpoints[0].addresses: lists no address; an endpoint has at least one",
         ]),
         ("""
         apiVersion: v1
@@ -334,7 +363,7 @@ import Testing
         ])
 
         let (legacyOnly, none) = ManifestSet.snapshot(of: ["a.yaml": a])
-        #expect(legacyOnly.slices(for: web).map(\.endpoints) == [[Endpoint(addresses: [IPAddress("10.0.0.9")!], conditions: .init(ready: true))]])
+        #expect(legacyOnly.slices(for: web).map(\.endpoints) == [[Endpoint(address: IPAddress("10.0.0.9")!, conditions: .init(ready: true))]])
         #expect(none.isEmpty)
     }
 }

@@ -54,6 +54,26 @@ import Testing
         #expect(known[dns.key] == nil && known.count == 1)
     }
 
+    /// Connection counts are kept (drains depend on them); traffic counters are not.
+    @Test func keepsConnectionCountsButNoTrafficCounters() {
+        var stats = IPVSStats()
+        stats.connections = 42
+        stats.inBytes = 4096
+        var counted = observed(web, active: ["10.0.0.5:8080": 4])
+        counted.stats = stats
+        counted.destinations[0].stats = stats
+        #expect(counted.stats == stats && counted.destinations[0].stats == stats)
+
+        var known = IPVSKnownTable([counted])
+        #expect(known[web.key]?.stats == IPVSStats())
+        #expect(known[web.key]?.destinations.map(\.stats) == [IPVSStats(), IPVSStats()])
+        #expect(known[web.key]?.destinations.map(\.activeConnections) == [4, 0])
+
+        known.replaceDestinations(of: web.key, with: counted.destinations)
+        #expect(known[web.key]?.destinations.map(\.stats) == [IPVSStats(), IPVSStats()])
+        #expect(known[web.key]?.destinations.map(\.activeConnections) == [4, 0])
+    }
+
     @Test func writesForUnknownServicesOrDuplicatesChangeNothing() {
         var known = IPVSKnownTable([observed(web)])
         let before = known

@@ -28,7 +28,7 @@ import Testing
                 let address: IPAddress = family == .ipv4 ? .v4(IPv4Address(0x0a65_0000 | n))
                     : .v6(IPv6Address(high: 0xfd98 << 48, low: UInt64(n)))
                 world.slices[s].endpoints.append(Endpoint(
-                    addresses: [address], conditions: EndpointConditions(ready: rng.chance(0.8)),
+                    address: address, conditions: EndpointConditions(ready: rng.chance(0.8)),
                     nodeName: rng.pick(world.nodes.map(\.name) + ["elsewhere"])))
             }
         case 4 where !world.slices.isEmpty:
@@ -40,7 +40,7 @@ import Testing
             let endpoints = (0..<Int.random(in: 0...3, using: &rng)).map { e -> Endpoint in
                 let address: IPAddress = family == .ipv4 ? .v4(IPv4Address(0x0a66_0000 | UInt32(step << 4 | e)))
                     : .v6(IPv6Address(high: 0xfd97 << 48, low: UInt64(step << 4 | e)))
-                return Endpoint(addresses: [address], conditions: EndpointConditions(ready: rng.chance(0.8)),
+                return Endpoint(address: address, conditions: EndpointConditions(ready: rng.chance(0.8)),
                                 nodeName: rng.pick(world.nodes.map(\.name) + ["elsewhere"]))
             }
             world.slices.append(EndpointSlice(ref: ObjectRef(namespace: service.namespace, name: "\(service.name)-new-\(step)"),

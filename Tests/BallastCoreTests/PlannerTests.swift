@@ -5,7 +5,7 @@ import Testing
 
 func endpoint(_ address: String, on node: String?, ready: Bool? = nil, serving: Bool? = nil, terminating: Bool? = nil,
               pod: String? = nil) -> Endpoint {
-    Endpoint(addresses: [ip(address)], conditions: EndpointConditions(ready: ready, serving: serving, terminating: terminating),
+    Endpoint(address: ip(address), conditions: EndpointConditions(ready: ready, serving: serving, terminating: terminating),
              nodeName: node, targetRef: pod.map(ref))
 }
 

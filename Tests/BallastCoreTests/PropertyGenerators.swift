@@ -94,7 +94,7 @@ struct World {
                     let endpoints = (0..<Int.random(in: 0...4, using: &rng)).map { e -> Endpoint in
                         let address: IPAddress = family == .ipv4 ? .v4(IPv4Address(0x0a64_0000 | UInt32(s << 8 | e)))
                             : .v6(IPv6Address(high: 0xfd99 << 48, low: UInt64(s << 8 | e)))
-                        return Endpoint(addresses: [address],
+                        return Endpoint(address: address,
                                         conditions: EndpointConditions(ready: rng.chance(0.75), serving: rng.chance(0.5) ? true : nil,
                                                                        terminating: rng.chance(0.2)),
                                         nodeName: rng.chance(0.9) ? rng.pick(names + ["elsewhere"]) : nil)

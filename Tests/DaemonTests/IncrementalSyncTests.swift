@@ -53,7 +53,7 @@ import Testing
     static func slice(_ name: String, using rng: inout SplitMix64) -> EndpointSlice {
         var s = DaemonTests.slice(for: "default/\(name)", endpoints: 0)
         s.endpoints = (0..<Int.random(in: 0...3, using: &rng)).map { e in
-            Endpoint(addresses: [IPAddress("10.0.\(Int.random(in: 0...1, using: &rng)).\(e + 1)")!],
+            Endpoint(address: IPAddress("10.0.\(Int.random(in: 0...1, using: &rng)).\(e + 1)")!,
                      conditions: EndpointConditions(ready: rng.chance(0.8), terminating: rng.chance(0.1)),
                      nodeName: rng.pick(["n1", "n2", "n3"]))
         }
@@ -134,7 +134,7 @@ import Testing
 
         // b's endpoint moves: one add and one delete, no dump of the table.
         var moved = DaemonTests.slice(for: "default/b")
-        moved.endpoints[0].addresses = [IPAddress("10.0.9.9")!]
+        moved.endpoints[0].address = IPAddress("10.0.9.9")!
         world.endpointSlices[moved.ref] = moved
         await node.loop.sourceChanged(world, changes: SnapshotChanges(endpoints: [ref("default/b")]))
         let record = try #require(await node.loop.sync(reasons: [.source]))

@@ -47,7 +47,7 @@ func slice(for name: String, endpoints: Int = 1, node: String = "n1") -> Endpoin
         ref: ObjectRef(namespace: service.namespace, name: "\(service.name)-abc"), serviceName: service.name,
         addressType: .ipv4,
         endpoints: (0..<endpoints).map { i in
-            Endpoint(addresses: [IPAddress("10.0.0.\(5 + i)")!], conditions: EndpointConditions(ready: true), nodeName: node)
+            Endpoint(address: IPAddress("10.0.0.\(5 + i)")!, conditions: EndpointConditions(ready: true), nodeName: node)
         },
         ports: [EndpointPort(port: 8080)])
 }

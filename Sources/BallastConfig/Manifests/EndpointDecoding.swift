@@ -31,7 +31,9 @@ extension ManifestDecoding {
     private static func sliceEndpoint(_ value: Value, family: AddressFamily, namespace: String) -> Endpoint? {
         value.sink.clean {
             guard let m = value.mapping() else { return nil }
-            let addresses = m.required("addresses")?.list { item -> IPAddress? in
+            let list = m.required("addresses")
+            // Every address is checked; the first is the one used (see Endpoint).
+            let addresses = list?.list { item -> IPAddress? in
                 guard let a = address(item) else { return nil }
                 if a.family != family {
                     item.error("\(a) is not an \(family == .ipv4 ? "IPv4" : "IPv6") address, as the slice's addressType says")
@@ -44,8 +46,11 @@ extension ManifestDecoding {
                                    terminating: $0["terminating"]?.bool())
             }
             guard let addresses, let conditions else { return nil }
-            return Endpoint(addresses: addresses, conditions: conditions,
-                            nodeName: m["nodeName"]?.name(), zone: m["zone"]?.name(), hostname: m["hostname"]?.name(),
+            guard let first = addresses.first else {
+                list?.error("lists no address; an endpoint has at least one")
+                return nil
+            }
+            return Endpoint(address: first, conditions: conditions, nodeName: m["nodeName"]?.name(),
                             targetRef: m["targetRef"].flatMap { targetRef($0, namespace: namespace) })
         }
     }
@@ -81,7 +86,7 @@ extension ManifestDecoding {
                     let notReady = m["notReadyAddresses"]?.list { legacyAddress($0, ready: false, namespace: namespace) } ?? []
                     let ports = m["ports"]?.list(endpointPort) ?? []
                     for family in AddressFamily.allCases {
-                        let endpoints = (ready + notReady).filter { $0.addresses[0].family == family }
+                        let endpoints = (ready + notReady).filter { $0.address.family == family }
                         guard !endpoints.isEmpty else { continue }
                         slices.append(EndpointSlice(
                             ref: ObjectRef(namespace: meta.namespace, name: "\(meta.name)-endpoints-\(slices.count)"),
@@ -96,8 +101,8 @@ extension ManifestDecoding {
 
     private static func legacyAddress(_ value: Value, ready: Bool, namespace: String) -> Endpoint? {
         guard let m = value.mapping(), let ip = m.required("ip").flatMap(address) else { return nil }
-        return Endpoint(addresses: [ip], conditions: EndpointConditions(ready: ready), nodeName: m["nodeName"]?.name(),
-                        hostname: m["hostname"]?.name(), targetRef: m["targetRef"].flatMap { targetRef($0, namespace: namespace) })
+        return Endpoint(address: ip, conditions: EndpointConditions(ready: ready), nodeName: m["nodeName"]?.name(),
+                        targetRef: m["targetRef"].flatMap { targetRef($0, namespace: namespace) })
     }
 
     static func node(_ object: KubernetesObject) -> Node? {

@@ -123,9 +123,12 @@ public enum IPVSForwarding: String, Sendable, Hashable, CaseIterable, Codable {
 
 /// A real server behind a virtual service: the configurable part.
 public struct IPVSDestination: Sendable, Hashable, Comparable {
+    // Stored in this order so that the one-byte forwarding fills the gap after
+    // the 17-byte address: 32 bytes instead of 40, for each of the 100,000
+    // destinations the plan and the remembered kernel table hold (issue 5).
     public var address: IPAddress
-    public var port: UInt16
     public var forwarding: IPVSForwarding
+    public var port: UInt16
     public var weight: Int32
     /// 0 means no limit (ipvsadm -x / -y).
     public var upperThreshold: UInt32
@@ -189,13 +192,35 @@ public struct IPVSStats: Sendable, Hashable, Codable {
     public init() {}
 }
 
+/// Traffic counters out of line, and none at all when they are zero: 80
+/// bytes inline would more than double each observed destination, and the
+/// daemon remembers the whole table (100,000 destinations at 10,000
+/// Services) without reading the counters (issue 5, memory). Immutable, so a
+/// copy of an observed value never sees another's change.
+final class IPVSStatsBox: Sendable, Hashable {
+    let stats: IPVSStats
+
+    private init(stats: IPVSStats) { self.stats = stats }
+
+    /// nil for all-zero counters.
+    static func make(_ stats: IPVSStats) -> IPVSStatsBox? { stats == IPVSStats() ? nil : IPVSStatsBox(stats: stats) }
+
+    static func == (a: IPVSStatsBox, b: IPVSStatsBox) -> Bool { a.stats == b.stats }
+    func hash(into hasher: inout Hasher) { hasher.combine(stats) }
+}
+
 /// A destination as the kernel reports it: configuration plus live counts.
 public struct ObservedDestination: Sendable, Hashable {
     public var destination: IPVSDestination
     public var activeConnections: UInt32
     public var inactiveConnections: UInt32
     public var persistentConnections: UInt32
-    public var stats: IPVSStats
+    /// Traffic counters; all zero where they were not read or not kept.
+    public var stats: IPVSStats {
+        get { counters?.stats ?? IPVSStats() }
+        set { counters = IPVSStatsBox.make(newValue) }
+    }
+    private var counters: IPVSStatsBox?
 
     public init(destination: IPVSDestination, activeConnections: UInt32 = 0, inactiveConnections: UInt32 = 0,
                 persistentConnections: UInt32 = 0, stats: IPVSStats = IPVSStats()) {
@@ -203,7 +228,7 @@ public struct ObservedDestination: Sendable, Hashable {
         self.activeConnections = activeConnections
         self.inactiveConnections = inactiveConnections
         self.persistentConnections = persistentConnections
-        self.stats = stats
+        counters = IPVSStatsBox.make(stats)
     }
 
     /// Connections that a graceful removal waits for.
@@ -218,7 +243,12 @@ public struct ObservedVirtualService: Sendable, Hashable {
     public var flags: IPVSServiceFlags
     public var persistence: IPVSPersistence?
     public var destinations: [ObservedDestination]
-    public var stats: IPVSStats
+    /// Traffic counters; all zero where they were not read or not kept.
+    public var stats: IPVSStats {
+        get { counters?.stats ?? IPVSStats() }
+        set { counters = IPVSStatsBox.make(newValue) }
+    }
+    private var counters: IPVSStatsBox?
 
     public init(key: VirtualServiceKey, scheduler: IPVSScheduler, flags: IPVSServiceFlags = [],
                 persistence: IPVSPersistence? = nil, destinations: [ObservedDestination] = [],
@@ -228,7 +258,7 @@ public struct ObservedVirtualService: Sendable, Hashable {
         self.flags = flags
         self.persistence = persistence
         self.destinations = destinations
-        self.stats = stats
+        counters = IPVSStatsBox.make(stats)
     }
 
     /// The configurable part, comparable with a desired service.

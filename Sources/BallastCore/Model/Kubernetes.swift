@@ -174,21 +174,25 @@ public struct EndpointConditions: Sendable, Hashable {
     public var isTerminating: Bool { terminating ?? false }
 }
 
+/// One endpoint of a slice, with what the planner reads of it.
+///
+/// The API lets an endpoint list up to 100 addresses, "assumed to be fungible
+/// and clients may choose to only use the first element" (discovery.k8s.io/v1);
+/// the EndpointSlice controller writes exactly one, and kube-proxy uses the
+/// first. Ballast keeps that one, inline: a large cluster holds 100,000
+/// endpoints, and an array each was a heap allocation each (issue 5, memory).
+/// `zone` and `hostname` are not kept for the same reason: nothing reads them.
 public struct Endpoint: Sendable, Hashable {
-    public var addresses: [IPAddress]
+    public var address: IPAddress
     public var conditions: EndpointConditions
     public var nodeName: String?
-    public var zone: String?
-    public var hostname: String?
     public var targetRef: ObjectRef?
 
-    public init(addresses: [IPAddress], conditions: EndpointConditions = EndpointConditions(), nodeName: String? = nil,
-                zone: String? = nil, hostname: String? = nil, targetRef: ObjectRef? = nil) {
-        self.addresses = addresses
+    public init(address: IPAddress, conditions: EndpointConditions = EndpointConditions(), nodeName: String? = nil,
+                targetRef: ObjectRef? = nil) {
+        self.address = address
         self.conditions = conditions
         self.nodeName = nodeName
-        self.zone = zone
-        self.hostname = hostname
         self.targetRef = targetRef
     }
 }

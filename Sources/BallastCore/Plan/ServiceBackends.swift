@@ -56,7 +56,9 @@ struct ServiceBackends: Sendable {
                 }
             }
             for endpoint in slice.endpoints {
-                guard let address = endpoint.addresses.first(where: { $0.family == family }) else { continue }
+                // Decoding refuses an address of the other family; a slice built in code may still hold one.
+                let address = endpoint.address
+                guard address.family == family else { continue }
                 let conditions = endpoint.conditions
                 let isReady = conditions.isReady
                 let draining = !isReady && conditions.isServing && conditions.isTerminating

@@ -8,6 +8,8 @@
 // flushed table) until the next full dump, and live counters. Connection
 // counts matter where a destination leaves (drain or delete), so the caller
 // reads those services again (`replaceDestinations`) before acting on them.
+// Traffic counters are not kept at all: nothing reads them from here, and
+// they would be most of the table's memory (see IPVSStatsBox).
 
 public struct IPVSKnownTable: Sendable, Hashable {
     private var byKey: [VirtualServiceKey: ObservedVirtualService]
@@ -17,9 +19,10 @@ public struct IPVSKnownTable: Sendable, Hashable {
     /// A dump, in any order.
     public init(_ dump: [ObservedVirtualService]) {
         byKey = Dictionary(dump.map { service in
-            var sorted = service
-            sorted.destinations.sort { $0.destination < $1.destination }
-            return (service.key, sorted)
+            var kept = service
+            kept.stats = IPVSStats()
+            kept.destinations = Self.kept(service.destinations)
+            return (service.key, kept)
         }, uniquingKeysWith: { first, _ in first })
         keys = byKey.keys.sorted()
     }
@@ -76,7 +79,16 @@ public struct IPVSKnownTable: Sendable, Hashable {
     /// service not in the table is left out: only a full dump adds others'.
     public mutating func replaceDestinations(of key: VirtualServiceKey, with destinations: [ObservedDestination]) {
         guard byKey[key] != nil else { return }
-        byKey[key]?.destinations = destinations.sorted { $0.destination < $1.destination }
+        byKey[key]?.destinations = Self.kept(destinations)
+    }
+
+    /// Sorted by endpoint, without traffic counters.
+    private static func kept(_ destinations: [ObservedDestination]) -> [ObservedDestination] {
+        destinations.map { observed in
+            var kept = observed
+            kept.stats = IPVSStats()
+            return kept
+        }.sorted { $0.destination < $1.destination }
     }
 }
 

@@ -19,7 +19,8 @@
 // ask; GET_DEST is per service). Draining services are thereby read on every
 // round, as before, and an idle destination is never deleted on counts that
 // are stale. The report's table is this known table: no second dump for the
-// status; its traffic counters are as of the last read of each service.
+// status; it has connection counts as of the last read of each service, and
+// no traffic counters (the table does not keep them).
 //
 // A scoped round (an incremental sync: the plan changed only for some
 // Services) diffs only the virtual services in scope, plus every service
