@@ -195,4 +195,9 @@ final class KernelQueue: Sendable {
             queue.async { continuation.resume(returning: body()) }
         }
     }
+
+    /// Queues `body` without waiting for it; whatever is queued later runs after it.
+    func start(_ body: @escaping @Sendable () -> Void) {
+        queue.async(execute: body)
+    }
 }
