@@ -1,3 +1,5 @@
+import BallastCore
+
 /// A directory of manifest files, the `files` source of Services.
 ///
 /// Each file is decoded on its own and keeps its own result, so a daemon can

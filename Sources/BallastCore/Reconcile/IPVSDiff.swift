@@ -224,6 +224,7 @@ public struct IPVSDiff: Sendable, Hashable {
             }
             var normal = service.normalizedForKernel
             var seen: Set<IPVSEndpoint> = []
+            seen.reserveCapacity(normal.destinations.count)
             normal.destinations = normal.destinations.filter { d in
                 if seen.insert(d.endpoint).inserted { return true }
                 conflicts.append(.duplicateDestination(IPVSDestinationID(service: service.key, endpoint: d.endpoint)))

@@ -181,6 +181,9 @@ public enum BallastDaemon {
         }
         let loop = ReconcileLoop(stages: stages, configuration: configuration, nodeName: node, assignments: previous,
                                  persist: persist, board: board, metrics: metrics, logger: logger, onSync: onSync)
+        // The IPVS dump overlaps the decoding of the manifests, which starts
+        // with the ServiceGroup below.
+        loop.readKernelAhead()
 
         let statusServer: StatusServer
         do {

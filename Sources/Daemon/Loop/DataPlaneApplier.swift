@@ -17,6 +17,7 @@
 // never touched. The nftables table is Ballast's own.
 import BallastCore
 import Foundation
+import Synchronization
 
 public struct DataPlaneOutcome: Sendable, Hashable {
     public var vipsAdded: [IPAddress] = []
@@ -89,6 +90,9 @@ public struct DataPlaneApplier: Sendable {
     ///   holds only the ~1,000 addresses this node announces).
     public func apply(_ state: DesiredState, pools: [AddressPool], scope: DataPlaneScope? = nil) -> DataPlaneOutcome {
         var outcome = DataPlaneOutcome()
+        // The whole SNAT table (100,000 elements at 10,000 Services) is built
+        // on another core while the VIPs and the IPVS table are diffed.
+        let fullSNAT = scope == nil ? BackgroundValue { SNATTable(rules: state.snat) } : nil
         var onLink: Set<IPAddress> = []
         do {
             try vips.ensureLink()
@@ -118,11 +122,11 @@ public struct DataPlaneApplier: Sendable {
         outcome.errors += outcome.ipvs.errors.map(\.description)
 
         do {
-            if let scope {
+            if let fullSNAT {
+                outcome.snatReplaced = try SNATReconcile.apply(desired: fullSNAT.wait(), to: snat)
+            } else if let scope {
                 outcome.snatReplaced = try SNATReconcile.apply(desired: state.snat, addresses: scope.snatAddresses,
                                                                holding: scope.snatBefore, to: snat)
-            } else {
-                outcome.snatReplaced = try SNATReconcile.apply(desired: state.snat, to: snat)
             }
         } catch {
             outcome.errors.append(error.description)
@@ -215,6 +219,28 @@ extension AddressRange {
     }
 }
 
+/// A value computed on another thread while the caller goes on. The applier
+/// runs on the kernel thread, not on Swift's cooperative pool, so waiting for
+/// it blocks no task.
+final class BackgroundValue<T: Sendable>: Sendable {
+    private let finished = DispatchSemaphore(value: 0)
+    private let value = Mutex<T?>(nil)
+
+    init(_ body: @escaping @Sendable () -> T) {
+        DispatchQueue.global().async {
+            let result = body()
+            self.value.withLock { $0 = result }
+            self.finished.signal()
+        }
+    }
+
+    /// The value, once computed. Call it once.
+    func wait() -> T {
+        finished.wait()
+        return value.withLock { $0.take()! }
+    }
+}
+
 /// A serial queue for blocking kernel calls, so that they never occupy one
 /// of the few threads of Swift's cooperative pool.
 final class KernelQueue: Sendable {
@@ -224,5 +250,10 @@ final class KernelQueue: Sendable {
         await withCheckedContinuation { continuation in
             queue.async { continuation.resume(returning: body()) }
         }
+    }
+
+    /// Queues `body` without waiting for it; whatever is queued later runs after it.
+    func start(_ body: @escaping @Sendable () -> Void) {
+        queue.async(execute: body)
     }
 }

@@ -27,6 +27,15 @@
 // with a draining destination, against the known table: the rest of the
 // plan is what the last round applied. Without a known table it is a full
 // round.
+//
+// Reading ahead: the start's full dump does not depend on the manifests, so
+// the daemon reads it (`readAhead()`, on the loop's kernel thread) while the
+// source decodes them, and the first round diffs against that dump as it
+// would against its own: connection counts included, every service in
+// scope. It is used only while current: a round begun or a `forget()` since
+// the read began discards it (the kernel may have changed since, or drift
+// repair was asked for), and a failed read leaves the round to dump the
+// table itself.
 import BallastCore
 import Synchronization
 
@@ -36,6 +45,10 @@ public final class DrainingIPVSReconciler: IPVSReconciling {
         var table: IPVSKnownTable?
         /// Counts `forget()` calls: a round does not put back a table forgotten meanwhile.
         var forgotten = 0
+        /// A full dump read ahead of the first round.
+        var readAhead: IPVSKnownTable?
+        /// Counts rounds begun: a dump read ahead while one began is not current.
+        var rounds = 0
     }
 
     private let control: any IPVSControl
@@ -58,7 +71,28 @@ public final class DrainingIPVSReconciler: IPVSReconciling {
 
     /// The next round dumps the whole table again.
     public func forget() {
-        memory.withLock { $0.table = nil; $0.forgotten += 1 }
+        memory.withLock { $0.table = nil; $0.readAhead = nil; $0.forgotten += 1 }
+    }
+
+    /// Dumps the whole table for the next round, unless a table is known
+    /// already. Returns how many virtual services the dump held, or why it
+    /// failed (the next round then dumps the table itself); nil when there
+    /// was nothing to read.
+    public func readAhead() -> Result<Int, IPVSError>? {
+        let begun = memory.withLock { memory in
+            memory.table == nil && memory.readAhead == nil ? (rounds: memory.rounds, forgotten: memory.forgotten) : nil
+        }
+        guard let begun else { return nil }
+        let table: IPVSKnownTable
+        do throws(IPVSError) {
+            table = IPVSKnownTable(try control.dump())
+        } catch {
+            return .failure(error)
+        }
+        memory.withLock { memory in
+            if memory.rounds == begun.rounds && memory.forgotten == begun.forgotten { memory.readAhead = table }
+        }
+        return .success(table.count)
     }
 
     public func reconcile(desired: [IPVSVirtualService], ownership: IPVSOwnership) -> IPVSReconcileReport {
@@ -79,8 +113,9 @@ public final class DrainingIPVSReconciler: IPVSReconciling {
         // put back at the end): a copy left behind would make every change to
         // it copy all 10,000 services.
         let taken = memory.withLock { memory in
-            defer { memory.table = nil }
-            return (book: memory.drainBook, table: memory.table, generation: memory.forgotten)
+            defer { memory.table = nil; memory.readAhead = nil; memory.rounds += 1 }
+            return (book: memory.drainBook, table: memory.table, readAhead: memory.readAhead,
+                    generation: memory.forgotten)
         }
         var book = taken.book
         var remembered = taken.table
@@ -111,7 +146,11 @@ public final class DrainingIPVSReconciler: IPVSReconciling {
                 }
                 table = known
             } else {
-                table = IPVSKnownTable(try control.dump())
+                if let readAhead = taken.readAhead {
+                    table = readAhead
+                } else {
+                    table = IPVSKnownTable(try control.dump())
+                }
                 plan = diff(table)
             }
         } catch {

@@ -97,6 +97,29 @@ public actor ReconcileLoop {
         wake.yield()
     }
 
+    /// Starts reading the kernel's IPVS table on the kernel thread, for the
+    /// first sync to diff against: at start the source takes a while to
+    /// decode the manifests, and the dump (one request per virtual service)
+    /// needs none of them. The first sync's kernel work queues behind it.
+    public nonisolated func readKernelAhead() {
+        let ipvs = stages.ipvs
+        let logger = logger
+        kernel.start {
+            let clock = ContinuousClock()
+            let start = clock.now
+            guard let result = ipvs.readAhead() else { return }
+            let milliseconds = "\(Int(StatusBoard.seconds(start.duration(to: clock.now)) * 1000))"
+            switch result {
+            case .success(let services):
+                logger.info("read the IPVS table ahead of the first sync",
+                            metadata: ["ipvs.services": "\(services)", "ipvs.read_ms": "\(milliseconds)"])
+            case .failure(let error):
+                logger.warning("cannot read the IPVS table ahead of the first sync; it reads the table itself",
+                               metadata: ["error": "\(error)", "ipvs.read_ms": "\(milliseconds)"])
+            }
+        }
+    }
+
     public var currentConfiguration: Configuration { configuration }
     public var currentAssignments: AssignmentTable { assignments }
     public var completedSyncs: Int { syncsCompleted }

@@ -93,9 +93,16 @@ public protocol IPVSReconciling: Sendable {
     /// table is as the last round left it. A reconciler that cannot tell
     /// reconciles everything.
     func reconcile(desired: [IPVSVirtualService], scope: Set<VirtualServiceKey>, ownership: IPVSOwnership) -> IPVSReconcileReport
+    /// Reads the kernel's table for the next round ahead of time (at start,
+    /// while the manifests are decoded): the number of virtual services
+    /// read, the failure, or nil when there is nothing to read ahead. A
+    /// reconciler that cannot keep a read for later reads nothing.
+    func readAhead() -> Result<Int, IPVSError>?
 }
 
 extension IPVSReconciling {
+    public func readAhead() -> Result<Int, IPVSError>? { nil }
+
     public func reconcile(desired: [IPVSVirtualService], scope: Set<VirtualServiceKey>,
                           ownership: IPVSOwnership) -> IPVSReconcileReport {
         reconcile(desired: desired, ownership: ownership)

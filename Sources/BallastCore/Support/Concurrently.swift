@@ -2,7 +2,7 @@ import Dispatch
 
 /// `transform` applied to every element, spread over the machine's cores;
 /// the results come back in the order of `items`, whatever order they finish in.
-/// Public for the daemon's manifest watcher, which reads files the same way.
+/// Used by the manifest decoders, the daemon's manifest watcher and the planner.
 public func concurrentMap<T: Sendable, R: Sendable>(_ items: [T], _ transform: @Sendable (T) -> R) -> [R] {
     guard items.count > 1 else { return items.map(transform) }
     let slots = Slots<R>(count: items.count)
