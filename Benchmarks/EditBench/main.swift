@@ -6,6 +6,14 @@
 // `kubectl get -o yaml >` does) and timed until the sync that applies it has
 // finished. Run through scripts/bench/edit-bench (release build). Prints
 // numbers; asserts nothing but the edit's effect.
+//
+// --memory measures what the real daemon (not the dry run) keeps resident:
+// the kernel is then a stand-in that holds nothing (every write succeeds; a
+// dump is built afresh from the last plan, as netlink decoding would build
+// it), so the process's resident size is the daemon's own. Printed after
+// malloc_trim, as ballastd trims after every sync: at READY (a cold start),
+// after a resync (a full dump of the 10,000-service table, as a warm start
+// reads it) and after the edits.
 import BallastConfig
 import BallastCore
 import BallastFakes
@@ -20,6 +28,7 @@ struct Options {
     var endpoints = 10
     var edits = 7
     var directory = ".build/edit-bench/manifests"
+    var memory = false
 
     init(_ arguments: [String]) {
         var rest = arguments.dropFirst()
@@ -33,7 +42,8 @@ struct Options {
             case "--endpoints": endpoints = Int(value(argument))!
             case "--edits": edits = Int(value(argument))!
             case "--dir": directory = value(argument)
-            default: fatalError("unknown argument \(argument) (--services N --endpoints M --edits K --dir DIR)")
+            case "--memory": memory = true
+            default: fatalError("unknown argument \(argument) (--services N --endpoints M --edits K --dir DIR --memory)")
             }
         }
     }
@@ -146,6 +156,59 @@ final class SyncWaiter: Sendable {
     var stream: AsyncStream<SyncRecord> { records }
 }
 
+/// The kernel's IPVS table for --memory: holds nothing but the last batch of
+/// writes; a dump is the last plan's table, built afresh on every call.
+final class StandInIPVS: IPVSControl {
+    private struct State {
+        var plan: [IPVSVirtualService] = []
+        var lastBatch: [IPVSOperation] = []
+        var writes = 0
+    }
+    private let state = Mutex(State())
+
+    /// What the next dump returns: the kernel once a sync applied `plan`.
+    func kernelHolds(_ plan: [IPVSVirtualService]) { state.withLock { $0.plan = plan } }
+
+    func dump() throws(IPVSError) -> [ObservedVirtualService] {
+        state.withLock { $0.plan }.map(Self.observed)
+    }
+
+    func destinations(of service: VirtualServiceKey) throws(IPVSError) -> [ObservedDestination] {
+        state.withLock { $0.plan.first { $0.key == service } }.map(Self.observed)?.destinations ?? []
+    }
+
+    func perform(_ operations: [IPVSOperation]) -> [Result<Void, IPVSError>] {
+        state.withLock { $0.lastBatch = operations; $0.writes += operations.count }
+        return operations.map { _ in .success(()) }
+    }
+
+    var writes: Int { state.withLock { $0.writes } }
+    var lastBatch: [IPVSOperation] { state.withLock { $0.lastBatch } }
+
+    private static func observed(_ service: IPVSVirtualService) -> ObservedVirtualService {
+        ObservedVirtualService(key: service.key, scheduler: service.scheduler, flags: service.flags,
+                               persistence: service.persistence,
+                               destinations: service.destinations.map { ObservedDestination(destination: $0) })
+    }
+}
+
+/// VmRSS and RssAnon in MiB after giving free heap pages back (malloc_trim,
+/// looked up at run time as ballastd's FreedMemory does).
+func residentMiB() -> (rss: String, anon: String) {
+    typealias Trim = @convention(c) (Int) -> Int32
+    if let trim = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") {
+        _ = unsafeBitCast(trim, to: Trim.self)(0)
+    }
+    let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+    func field(_ name: String) -> String {
+        guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix(name + ":") }),
+              let kib = Double(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "")
+        else { return "?" }
+        return String(format: "%.1f", kib / 1024)
+    }
+    return (field("VmRSS"), field("RssAnon"))
+}
+
 /// When the loop last received a snapshot from the watcher.
 let lastUpdate = Mutex<ContinuousClock.Instant?>(nil)
 
@@ -173,9 +236,24 @@ try generate(options)
 print("edit-bench: \(options.services) Services × \(options.endpoints) endpoints in \(options.directory) "
       + "(generated in \(ms(generated.duration(to: clock.now))) ms)")
 
+// As ballastd does first thing (FreedMemory.useOneArena).
+if options.memory { FreedMemory.useOneArena() }
 var logger = Logger(label: "ballast.edit-bench")
 logger.logLevel = .error
-let ipvs = FakeIPVS()
+let fake = FakeIPVS()
+let standIn = StandInIPVS()
+let ipvs: any IPVSControl = options.memory ? standIn : fake
+/// IPVS writes so far.
+func ipvsWrites() -> Int { options.memory ? standIn.writes : fake.writes.count }
+/// Whether the kernel (or the last batch of writes, for the stand-in) has a destination at `address`.
+func hasDestination(_ address: String) -> Bool {
+    if options.memory {
+        return standIn.lastBatch.contains {
+            if case .addDestination(_, let d) = $0 { d.address.description == address } else { false }
+        }
+    }
+    return fake.table.contains { $0.destinations.contains { $0.destination.address.description == address } }
+}
 let vips = FakeVIPControl()
 let snat = FakeSNATControl()
 let remembered = RememberedSNATControl(wrapping: snat)
@@ -206,7 +284,18 @@ func bench() async throws {
     var syncs = waiter.stream.makeAsyncIterator()
     guard let first = await syncs.next() else { fatalError("no first sync") }
     print("start: first sync after \(ms(started.duration(to: clock.now))) ms (sync \(ms(first.duration)) ms), "
-          + "\(ipvs.writes.count) IPVS writes, \(ipvs.table.count) virtual services")
+          + "\(ipvsWrites()) IPVS writes, \(first.plan.ipvs.count) virtual services")
+    var memory = ""
+    if options.memory {
+        let ready = residentMiB()
+        standIn.kernelHolds(first.plan.ipvs)
+        await loop.trigger(.resync)
+        guard await syncs.next() != nil else { fatalError("no resync") }
+        let resynced = residentMiB()
+        print("memory: ready rss \(ready.rss) MiB (anon \(ready.anon)), after a resync (full dump) rss \(resynced.rss) MiB "
+              + "(anon \(resynced.anon))")
+        memory = " ready_rss_mib=\(ready.rss) ready_anon_mib=\(ready.anon) resync_rss_mib=\(resynced.rss) resync_anon_mib=\(resynced.anon)"
+    }
 
     var total: [Duration] = []
     var watcher: [Duration] = []
@@ -218,7 +307,7 @@ func bench() async throws {
         let path = options.directory + String(format: "/svc-%05d.yaml", i)
         let aside = options.directory + "/.edit.tmp"
         try serviceFile(i, endpoints: options.endpoints, firstEndpoint: new).write(toFile: aside, atomically: false, encoding: .utf8)
-        let writesBefore = ipvs.writes.count
+        let writesBefore = ipvsWrites()
         try await Task.sleep(for: .milliseconds(300))  // a quiet period: the watcher applies a lone change at once
         let edited = clock.now
         let cpuBefore = processCPUTime()
@@ -226,20 +315,21 @@ func bench() async throws {
         guard let record = await syncs.next() else { fatalError("no sync after the edit") }
         let done = clock.now
         cpu.append(processCPUTime() - cpuBefore)
-        let writes = ipvs.writes.count - writesBefore
+        let writes = ipvsWrites() - writesBefore
         let arrived = lastUpdate.withLock { $0 } ?? done
         total.append(edited.duration(to: done))
         watcher.append(edited.duration(to: arrived))
         syncDurations.append(record.duration)
         writeCounts.append(writes)
-        let moved = ipvs.table.contains { $0.destinations.contains { $0.destination.address.description == new } }
+        let moved = hasDestination(new)
         print("edit \(edit + 1): svc-\(i) endpoint → \(new): \(ms(edited.duration(to: done))) ms to sync finished, \(ms(cpu.last!)) ms CPU "
               + "(watcher \(ms(edited.duration(to: arrived))) ms, sync \(ms(record.duration)) ms), \(writes) IPVS writes"
               + (moved ? "" : " — NOT APPLIED"))
     }
     print("edit-bench services=\(options.services) endpoints=\(options.services * options.endpoints) "
           + "edit_to_synced_ms=\(ms(median(total))) cpu_ms=\(ms(median(cpu))) watcher_ms=\(ms(median(watcher))) sync_ms=\(ms(median(syncDurations))) "
-          + "edit_writes=\(writeCounts.max() ?? 0)")
+          + "edit_writes=\(writeCounts.max() ?? 0)" + memory
+          + (options.memory ? " edited_rss_mib=\(residentMiB().rss)" : ""))
     source.stop()
     runner.cancel()
     feeder.cancel()

@@ -74,6 +74,44 @@ import Testing
         #expect(known[web.key]?.destinations.map(\.activeConnections) == [4, 0])
     }
 
+    /// Taking the plan's destination arrays changes no value: services whose
+    /// destinations differ from the plan's (a drain, a new endpoint not yet
+    /// written) keep their own.
+    @Test func sharingThePlansDestinationsChangesNothing() {
+        var draining = web
+        draining.destinations.append(dest("10.0.0.7:8080", weight: 0))
+        var known = IPVSKnownTable([observed(draining, active: ["10.0.0.7:8080": 2, "10.0.0.5:8080": 1]),
+                                    observed(dns), observed(mail)])
+        let before = known
+        var sortedWeb = web
+        sortedWeb.destinations.sort()
+        var movedMail = mail
+        movedMail.destinations = [dest("10.0.0.8:2525")]
+        known.share([sortedWeb, dns, movedMail, service(tcp("192.0.2.12", 80), [dest("10.0.0.1:80")])])
+        #expect(known == before)
+        #expect(known.services == before.services)
+        #expect(known[web.key]?.destinations.map(\.activeConnections) == [1, 0, 2])
+
+        // Shared, the arrays still change apart: a write to the table leaves the plan's alone.
+        let plan = [dns]
+        known.share(plan)
+        known.apply([.addDestination(dns.key, dest("10.0.0.6:53"))])
+        #expect(plan[0].destinations == dns.destinations)
+        #expect(known[dns.key]?.destinations.count == 2)
+    }
+
+    /// Draining: a weight-0 destination that still has connections.
+    @Test func drainingKeysAreThoseWithConnectionsAtWeightZero() {
+        var draining = web
+        draining.destinations = [dest("10.0.0.5:8080"), dest("10.0.0.6:8080", weight: 0)]
+        var idle = dns
+        idle.destinations = [dest("10.0.0.5:53", weight: 0)]
+        let known = IPVSKnownTable([observed(draining, inactive: ["10.0.0.6:8080": 1]), observed(idle),
+                                    observed(mail, active: ["10.0.0.9:2525": 5])])
+        #expect(known.drainingKeys == [web.key])
+        #expect(Array(known.lazyServices) == known.services)
+    }
+
     @Test func writesForUnknownServicesOrDuplicatesChangeNothing() {
         var known = IPVSKnownTable([observed(web)])
         let before = known

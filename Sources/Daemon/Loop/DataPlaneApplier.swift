@@ -139,7 +139,7 @@ public struct DataPlaneApplier: Sendable {
         // packets locally. The announcer keeps answering for it (see
         // `draining`). One that another node now announces goes at once.
         let announced = Set(state.announcements.map(\.address))
-        let draining = Self.drainingAddresses(outcome.ipvs.observed)
+        let draining = Self.drainingAddresses(outcome.ipvs.table)
         var kept: [IPAddress] = []
         for address in changes.remove {
             if !announced.contains(address) && draining.contains(address) {
@@ -178,13 +178,10 @@ public struct DataPlaneApplier: Sendable {
 
     /// Addresses of virtual services with a weight-0 destination that still
     /// has connections.
-    static func drainingAddresses(_ table: [ObservedVirtualService]) -> Set<IPAddress> {
+    static func drainingAddresses(_ table: IPVSKnownTable) -> Set<IPAddress> {
         var addresses: Set<IPAddress> = []
-        for service in table {
-            guard case .address(let address, _, _) = service.key,
-                  service.destinations.contains(where: { $0.destination.weight == 0 && $0.connectionCount > 0 })
-            else { continue }
-            addresses.insert(address)
+        for key in table.drainingKeys {
+            if case .address(let address, _, _) = key { addresses.insert(address) }
         }
         return addresses
     }

@@ -58,16 +58,30 @@ public struct IPVSReconcileReport: Sendable, Hashable {
     public var conflicts: [String]
     /// Destinations kept at weight 0 while their connections drain.
     public var draining: Int
-    /// The table after the reconcile, for status.
-    public var observed: [ObservedVirtualService]
+    /// The table after the reconcile, for status: the reconciler's remembered
+    /// table itself, not a copy (it shares its storage until the next round
+    /// changes part of it).
+    public var table: IPVSKnownTable
+    /// The same table in dump form, built when read: status answers read
+    /// `table` instead, one service at a time.
+    public var observed: [ObservedVirtualService] {
+        get { table.services }
+        set { table = IPVSKnownTable(newValue) }
+    }
 
     public init(performed: [IPVSOperationKind: Int] = [:], errors: [IPVSFailure] = [], conflicts: [String] = [],
                 draining: Int = 0, observed: [ObservedVirtualService] = []) {
+        self.init(performed: performed, errors: errors, conflicts: conflicts, draining: draining,
+                  table: IPVSKnownTable(observed))
+    }
+
+    public init(performed: [IPVSOperationKind: Int] = [:], errors: [IPVSFailure] = [], conflicts: [String] = [],
+                draining: Int = 0, table: IPVSKnownTable) {
         self.performed = performed
         self.errors = errors
         self.conflicts = conflicts
         self.draining = draining
-        self.observed = observed
+        self.table = table
     }
 }
 

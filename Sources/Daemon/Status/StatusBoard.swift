@@ -112,7 +112,7 @@ public final class StatusBoard: Sendable {
             counts.announced = sync.plan.localAnnouncements.count
             counts.draining = sync.dataPlane.draining.count
             let owned = Set(sync.plan.ipvs.map(\.key))
-            let observed = sync.dataPlane.ipvs.observed.filter { owned.contains($0.key) }
+            let observed = sync.dataPlane.ipvs.table.lazyServices.filter { owned.contains($0.key) }
             counts.ipvsServices = observed.count
             counts.ipvsDestinations = observed.reduce(0) { $0 + $1.destinations.count }
         }
@@ -128,7 +128,7 @@ public final class StatusBoard: Sendable {
 
     static func serviceRows(_ s: State) -> [ServiceRow] {
         guard let sync = s.lastSync else { return [] }
-        let observed = observedByKey(sync)
+        let observed = sync.dataPlane.ipvs.table
         let draining = Set(sync.dataPlane.draining.map(\.address))
         return handledPlans(sync).map { p in
             let service = sync.snapshot.services[p.ref]
@@ -201,7 +201,7 @@ public final class StatusBoard: Sendable {
             }
         }
         sentences += p.reasons.map(sentence)
-        let observed = observedByKey(sync)
+        let observed = sync.dataPlane.ipvs.table
         for key in p.virtualServices {
             if let o = observed[key] {
                 let draining = o.destinations.filter { $0.destination.weight == 0 }.count
@@ -231,10 +231,6 @@ public final class StatusBoard: Sendable {
         sync.plan.services.keys.count { sync.allocation.ignored[$0] == nil }
     }
 
-    static func observedByKey(_ sync: SyncRecord) -> [VirtualServiceKey: ObservedVirtualService] {
-        Dictionary(sync.dataPlane.ipvs.observed.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
-    }
-
     /// Capitalised and ending with a full stop, as the planner's phrases are not.
     static func sentence(_ text: String) -> String {
         guard let first = text.first else { return text }
@@ -248,14 +244,15 @@ public final class StatusBoard: Sendable {
         for p in sync.plan.services.values {
             for key in p.virtualServices { owner[key] = p.ref.description }
         }
-        let rows = sync.dataPlane.ipvs.observed.sorted { $0.key < $1.key }.map { o in
+        // The table lists services by key and destinations by endpoint already.
+        let rows = Array(sync.dataPlane.ipvs.table.lazyServices.map { o in
             IPVSServiceRow(service: o.key.description, scheduler: o.scheduler, owner: owner[o.key],
-                           destinations: o.destinations.sorted { $0.destination < $1.destination }.map { d in
+                           destinations: o.destinations.map { d in
                                IPVSDestinationRow(address: d.destination.endpoint.description, forwarding: d.destination.forwarding,
                                                   weight: d.destination.weight, activeConnections: d.activeConnections,
                                                   inactiveConnections: d.inactiveConnections)
                            })
-        }
+        })
         let dumpError = sync.dataPlane.ipvs.errors.first { $0.service == nil }?.description
         return IPVSResponse(observedAt: sync.at, services: rows, error: dumpError)
     }
