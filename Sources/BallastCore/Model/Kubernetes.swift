@@ -103,28 +103,31 @@ public struct ServicePort: Sendable, Hashable {
 }
 
 public struct Service: Sendable, Hashable {
+    // The one-byte enums sit together at the end, after `sessionAffinity`:
+    // spread among the word-sized fields, each took a word of padding (208 →
+    // 192 bytes per Service, and the cache holds every Service).
     public var ref: ObjectRef
     public var uid: String?
     public var labels: [String: String]
     public var annotations: [String: String]
-    public var type: ServiceType
     public var ports: [ServicePort]
     /// nil: no selector (endpoints are managed by hand); empty never matches in Kubernetes either.
     public var selector: [String: String]?
     public var clusterIPs: [IPAddress]
-    public var externalTrafficPolicy: TrafficPolicy
-    public var internalTrafficPolicy: TrafficPolicy
-    public var sessionAffinity: SessionAffinity
     /// spec.loadBalancerIP (deprecated upstream, still honoured by MetalLB), kept as text so a
     /// bad value becomes a reason on this Service rather than a decode failure of the file.
     public var loadBalancerIP: String?
     public var loadBalancerClass: String?
     public var ipFamilies: [AddressFamily]
-    public var ipFamilyPolicy: IPFamilyPolicy?
     public var externalIPs: [IPAddress]
     /// status.loadBalancer.ingress[].ip: what an earlier controller assigned.
     public var ingressIPs: [IPAddress]
     public var location: SourceLocation?
+    public var sessionAffinity: SessionAffinity
+    public var type: ServiceType
+    public var externalTrafficPolicy: TrafficPolicy
+    public var internalTrafficPolicy: TrafficPolicy
+    public var ipFamilyPolicy: IPFamilyPolicy?
 
     public init(ref: ObjectRef, uid: String? = nil, labels: [String: String] = [:], annotations: [String: String] = [:],
                 type: ServiceType = .clusterIP, ports: [ServicePort] = [], selector: [String: String]? = nil,

@@ -38,17 +38,73 @@ public struct SNATMatch: Sendable, Hashable, Comparable, CustomStringConvertible
 /// whichever port it serves, so the pair cannot make a local endpoint
 /// masqueraded.
 public struct SNATPair: Sendable, Hashable, Comparable, CustomStringConvertible {
-    public var address: IPAddress
-    public var destination: IPAddress
+    /// The real daemon remembers the table it last wrote (90,000 pairs at
+    /// 10,000 Services), so the pair is kept small: two IPv4 addresses are one
+    /// 8-byte word, anything else sits in a shared box. `IPAddress` takes 17
+    /// bytes, so two of them made a 48-byte stride and 6 MiB of set at that
+    /// scale; this takes 16. One pair has one form (IPv4 pairs are always
+    /// `.v4`), so the synthesized equality and hash stay those of the values.
+    private enum Storage: Sendable, Hashable {
+        /// VIP in the high 32 bits, destination in the low.
+        case v4(UInt64)
+        case other(Addresses)
+    }
+
+    private final class Addresses: Sendable, Hashable {
+        let address: IPAddress
+        let destination: IPAddress
+
+        init(_ address: IPAddress, _ destination: IPAddress) {
+            self.address = address
+            self.destination = destination
+        }
+
+        static func == (a: Addresses, b: Addresses) -> Bool {
+            a.address == b.address && a.destination == b.destination
+        }
+
+        func hash(into hasher: inout Hasher) {
+            hasher.combine(address)
+            hasher.combine(destination)
+        }
+    }
+
+    private var storage: Storage
 
     public init(address: IPAddress, destination: IPAddress) {
-        self.address = address
-        self.destination = destination
+        if case .v4(let vip) = address, case .v4(let endpoint) = destination {
+            storage = .v4(UInt64(vip.value) << 32 | UInt64(endpoint.value))
+        } else {
+            storage = .other(Addresses(address, destination))
+        }
+    }
+
+    public var address: IPAddress {
+        get {
+            switch storage {
+            case .v4(let word): .v4(IPv4Address(UInt32(truncatingIfNeeded: word >> 32)))
+            case .other(let addresses): addresses.address
+            }
+        }
+        set { self = SNATPair(address: newValue, destination: destination) }
+    }
+
+    public var destination: IPAddress {
+        get {
+            switch storage {
+            case .v4(let word): .v4(IPv4Address(UInt32(truncatingIfNeeded: word)))
+            case .other(let addresses): addresses.destination
+            }
+        }
+        set { self = SNATPair(address: address, destination: newValue) }
     }
 
     public var description: String { "\(address) → \(destination)" }
 
-    public static func < (a: Self, b: Self) -> Bool { (a.address, a.destination) < (b.address, b.destination) }
+    public static func < (a: Self, b: Self) -> Bool {
+        if case .v4(let x) = a.storage, case .v4(let y) = b.storage { return x < y }
+        return (a.address, a.destination) < (b.address, b.destination)
+    }
 }
 
 /// What Ballast's SNAT table holds: the VIP:ports whose packets are marked and

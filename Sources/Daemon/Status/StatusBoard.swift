@@ -134,7 +134,7 @@ public final class StatusBoard: Sendable {
             let service = sync.snapshot.services[p.ref]
             return ServiceRow(
                 namespace: p.ref.namespace, name: p.ref.name, type: service?.type.rawValue ?? ServiceType.loadBalancer.rawValue,
-                externalIPs: p.addresses, pool: p.pool, announcingNodes: Array(Set(p.announcers.values)).sorted(),
+                externalIPs: p.addresses, pool: p.pool, announcingNodes: Array(Set(p.announcers.nodes)).sorted(),
                 drainingAddresses: p.addresses.filter(draining.contains),
                 trafficPolicy: p.externalTrafficPolicy.rawValue, endpointsReady: p.endpoints.ready,
                 endpointsTotal: p.endpoints.total,
