@@ -58,13 +58,28 @@ import Testing
         #expect(fake.dumpCount == 1)
 
         let report = reconciler.reconcile(desired: desired, ownership: own)
-        #expect(fake.dumpCount == 1, "the round reads nothing more")
-        #expect(fake.destinationDumps.isEmpty, "connection counts come from the dump read ahead")
+        #expect(fake.dumpCount == 1, "the round dumps no table of its own")
+        #expect(fake.destinationDumps == [webKey],
+                "only the services a destination leaves are read again, for their live connection counts")
         let expected = roundWithoutReadingAhead()
         #expect(report == expected.report)
         #expect(Array(fake.writes.dropFirst(before)) == Array(expected.writes.dropFirst(before)))
         #expect(fake.table == expected.table)
         #expect(report.draining == 1 && fake[foreignKey] != nil && fake[goneKey] == nil)
+    }
+
+    /// The read ahead is seconds old when the first round diffs: a leaving
+    /// destination that had no connections then but has some now drains.
+    @Test func aLeavingDestinationIsJudgedByItsConnectionsNowNotAtTheRead() throws {
+        let fake = kernelLeftBehind()
+        let reconciler = DrainingIPVSReconciler(control: fake, drainTimeout: .seconds(60))
+        _ = reconciler.readAhead()
+        fake.setConnections(apiKey, endpoint(7), active: 2)
+
+        let report = reconciler.reconcile(desired: [service(webKey, [5]), service(apiKey, [8])], ownership: own)
+        let seven = fake[apiKey]?.destinations.first { $0.destination.endpoint == endpoint(7) }
+        #expect(seven?.destination.weight == 0, "7 drains its connections instead of being deleted")
+        #expect(report.draining == 2)
     }
 
     @Test func aWarmStartReadsOnceAndWritesNothing() throws {

@@ -137,7 +137,12 @@ public final class DrainingIPVSReconciler: IPVSReconciling {
         var table: IPVSKnownTable
         var plan: IPVSDiff
         do throws(IPVSError) {
-            if var known = remembered {
+            // A table from memory, or one read ahead while the manifests were
+            // decoded (seconds ago at 10,000 files), has connection counts
+            // from back then: the services a destination leaves are read
+            // afresh before the diff decides between draining and deleting,
+            // or a destination that gained connections since would be cut.
+            if var known = remembered ?? taken.readAhead {
                 plan = diff(known)
                 let leaving = plan.servicesWithLeavingDestinations
                 if !leaving.isEmpty {
@@ -148,11 +153,7 @@ public final class DrainingIPVSReconciler: IPVSReconciling {
                 }
                 table = known
             } else {
-                if let readAhead = taken.readAhead {
-                    table = readAhead
-                } else {
-                    table = IPVSKnownTable(try control.dump())
-                }
+                table = IPVSKnownTable(try control.dump())
                 plan = diff(table)
             }
         } catch {
