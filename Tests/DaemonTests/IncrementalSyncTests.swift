@@ -6,24 +6,37 @@ import BallastFakes
 import BallastTestSupport
 import Daemon
 import Foundation
+import Synchronization
 import Testing
 
 @Suite(.timeLimit(.minutes(1))) struct IncrementalSyncTests {
+    final class Count: Sendable {
+        private let count = Mutex(0)
+        var value: Int { count.withLock { $0 } }
+        func add() { count.withLock { $0 += 1 } }
+    }
+
     /// A node: a loop over in-memory kernel objects, as the daemon wires them.
     final class Machine: Sendable {
         let ipvs = FakeIPVS()
         let vips = FakeVIPControl()
         let snat = FakeSNATControl()
         let announcer = TestAnnouncer()
+        /// How many syncs planned every Service (the full path).
+        let fullPlans = Count()
         let loop: ReconcileLoop
 
-        init(incremental: Bool, configuration: Configuration) {
+        init(incremental: Bool, configuration: Configuration, sysctlErrors: [String] = []) {
             let reconciler = DrainingIPVSReconciler(control: ipvs, drainTimeout: .seconds(60))
             let remembered = RememberedSNATControl(wrapping: snat)
             let board = StatusBoard(node: "n1", dryRun: false, startedAt: Date(), configPath: "ballast.yaml", source: "test")
             loop = ReconcileLoop(
-                stages: SyncStages(replan: incremental ? DefaultStages.replan : nil, ipvs: reconciler, vips: vips,
-                                   snat: remembered, announcer: announcer,
+                stages: SyncStages(plan: { [fullPlans] snapshot, allocation, configuration, node in
+                                       fullPlans.add()
+                                       return DefaultStages.plan(snapshot, allocation, configuration, node)
+                                   },
+                                   replan: incremental ? DefaultStages.replan : nil, ipvs: reconciler, vips: vips,
+                                   snat: remembered, announcer: announcer, ensureSysctls: { sysctlErrors },
                                    forgetKernelView: { remembered.forget(); reconciler.forget() }),
                 configuration: configuration, nodeName: "n1", assignments: [:], persist: nil, board: board,
                 metrics: nil, logger: quietLogger)
@@ -150,6 +163,45 @@ import Testing
         try node.vips.remove(try #require(node.vips.currentAddresses.first))
         await node.loop.sync(reasons: [.resync])
         #expect(await node.kernel() == before)
+    }
+}
+
+extension IncrementalSyncTests {
+    /// Only a failed IPVS or SNAT call leaves the remembered tables unlike the
+    /// kernel; a sysctl that fails on every sync must not turn every edit
+    /// into a full sync.
+    @Test func aFailingSysctlKeepsEditsIncrementalARefusedIPVSWriteDoesNot() async throws {
+        var world = snapshot("default/a", "default/b")
+        let node = Machine(incremental: true, configuration: Self.configuration,
+                           sysctlErrors: ["set net.ipv4.vs.conntrack=1: read-only file system"])
+        await node.loop.sourceChanged(world)
+        await node.loop.drainPending()
+        let fullPlans = node.fullPlans.value
+
+        var moved = DaemonTests.slice(for: "default/b")
+        moved.endpoints[0].address = IPAddress("10.0.9.9")!
+        world.endpointSlices[moved.ref] = moved
+        await node.loop.sourceChanged(world, changes: SnapshotChanges(endpoints: [ref("default/b")]))
+        let edited = try #require(await node.loop.sync(reasons: [.source]))
+        #expect(!edited.dataPlane.errors.isEmpty, "the sysctl failure is reported")
+        #expect(node.fullPlans.value == fullPlans, "and the edit stays incremental")
+
+        node.ipvs.fail(FakeIPVS.Errno.EINVAL, times: 1) { if case .addDestination = $0 { true } else { false } }
+        moved.endpoints[0].address = IPAddress("10.0.9.10")!
+        world.endpointSlices[moved.ref] = moved
+        await node.loop.sourceChanged(world, changes: SnapshotChanges(endpoints: [ref("default/b")]))
+        let refused = try #require(await node.loop.sync(reasons: [.source]))
+        #expect(!refused.dataPlane.ipvs.errors.isEmpty)
+        #expect(node.fullPlans.value == fullPlans)
+
+        // The next sync plans and diffs everything: the kernel ends as planned.
+        moved.endpoints[0].address = IPAddress("10.0.9.11")!
+        world.endpointSlices[moved.ref] = moved
+        await node.loop.sourceChanged(world, changes: SnapshotChanges(endpoints: [ref("default/b")]))
+        await node.loop.sync(reasons: [.source])
+        #expect(node.fullPlans.value == fullPlans + 1)
+        #expect(node.ipvs[.address(try #require(edited.plan.services[ref("default/b")]?.addresses.first), port: 80,
+                                   protocol: .tcp)]?.destinations.map(\.destination.endpoint.address) == [IPAddress("10.0.9.11")!])
     }
 }
 

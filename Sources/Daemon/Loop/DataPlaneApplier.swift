@@ -24,6 +24,8 @@ public struct DataPlaneOutcome: Sendable, Hashable {
     public var vipsRemoved: [IPAddress] = []
     /// Whether the SNAT table was rewritten.
     public var snatReplaced = false
+    /// Whether the SNAT table could not be read or written.
+    public var snatFailed = false
     public var ipvs = IPVSReconcileReport()
     public var ipvsDuration: Duration = .zero
     /// VIPs no node announces, kept on the link while connections drain
@@ -129,6 +131,7 @@ public struct DataPlaneApplier: Sendable {
                                                                holding: scope.snatBefore, to: snat)
             }
         } catch {
+            outcome.snatFailed = true
             outcome.errors.append(error.description)
         }
 

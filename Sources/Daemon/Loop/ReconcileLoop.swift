@@ -222,8 +222,11 @@ public actor ReconcileLoop {
             outcome.errors = sysctlErrors + outcome.errors
             return outcome
         }
-        // A failed write leaves the kernel unlike the plan: the next sync does everything.
-        if !outcome.errors.isEmpty { last?.clean = false }
+        // A failed IPVS or SNAT call leaves the tables remembered for the
+        // scoped diff unlike the kernel: the next sync does everything. VIPs
+        // are compared whole on every sync, and a sysctl that keeps failing
+        // (a restricted container) must not make every edit a full sync.
+        if !outcome.ipvs.errors.isEmpty || outcome.snatFailed { last?.clean = false }
         await stages.announcer.announce(plan.localAnnouncements + outcome.draining)
 
         let record = SyncRecord(at: Date(), duration: start.duration(to: clock.now),
