@@ -120,7 +120,8 @@ public struct ManifestFiles: Sendable {
     /// the daemon and `ballastd --check-config` agree; ManifestMerge keeps it
     /// patched file by file. Warnings of the files in force and of the merge
     /// are problems too; notes (deliberate conversions) are not.
-    public func merged() -> (snapshot: ClusterSnapshot, problems: [ManifestProblem]) {
+    public mutating func merged() -> (snapshot: ClusterSnapshot, problems: [ManifestProblem]) {
+        merge.settle()
         var problems: [ManifestProblem] = []
         if let directoryProblem { problems.append(directoryProblem) }
         for file in noisy.sorted() {

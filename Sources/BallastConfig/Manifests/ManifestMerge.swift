@@ -47,15 +47,28 @@ public struct ManifestMerge: Sendable {
     private var legacyFiles: Set<String> = []
     /// The merge without legacy Endpoints.
     private var base = ClusterSnapshot()
+    /// With legacy Endpoints in force: the full merge, made by `settle()`
+    /// once after any number of updates (the first scan puts 10,000 files in
+    /// force one by one; merging after each would be quadratic). nil: not made yet.
     private var full: (snapshot: ClusterSnapshot, diagnostics: [Diagnostic])?
 
     public init() {}
 
+    /// Makes the full merge that legacy Endpoints need, if they are in force
+    /// and it is not made yet; `snapshot` and `diagnostics` are then cheap.
+    public mutating func settle() {
+        if !legacyFiles.isEmpty && full == nil { full = ManifestSet.snapshot(of: files) }
+    }
+
     /// The merged snapshot, as `ManifestSet.snapshot(of:)` of every file in force.
-    public var snapshot: ClusterSnapshot { full?.snapshot ?? base }
+    public var snapshot: ClusterSnapshot {
+        full?.snapshot ?? (legacyFiles.isEmpty ? base : ManifestSet.snapshot(of: files).snapshot)
+    }
 
     /// The merge's warnings, in `ManifestSet.snapshot(of:)`'s order.
-    public var diagnostics: [Diagnostic] { full?.diagnostics ?? duplicateDiagnostics() }
+    public var diagnostics: [Diagnostic] {
+        full?.diagnostics ?? (legacyFiles.isEmpty ? duplicateDiagnostics() : ManifestSet.snapshot(of: files).diagnostics)
+    }
 
     /// Puts `set` in force for `path` (nil: the file is gone). Returns what
     /// changed in the snapshot.
@@ -138,19 +151,15 @@ public struct ManifestMerge: Sendable {
         }
 
         // Legacy Endpoints count only where no slice serves the Service, so
-        // they follow every slice of every file: merged in full.
+        // they follow every slice of every file: merged in full (settle()).
+        let hadLegacy = !legacyFiles.isEmpty
         if set.map({ !$0.legacyEndpointSlices.isEmpty }) ?? false {
             legacyFiles.insert(path)
         } else {
             legacyFiles.remove(path)
         }
-        if legacyFiles.isEmpty {
-            if full != nil { changes.everything = true }
-            full = nil
-        } else {
-            full = ManifestSet.snapshot(of: files)
-            changes.everything = true
-        }
+        full = nil
+        if hadLegacy || !legacyFiles.isEmpty { changes.everything = true }
         return changes
     }
 
