@@ -42,6 +42,22 @@ import Testing
         #expect(fake.dumpCount == 0)
     }
 
+    @Test func countsDestinationsAsTheDumpFormDoes() {
+        let fake = FakeIPVS()
+        let reconciler = IPVSReconciler(control: fake, ownership: own,
+                                        settings: IPVSReconcileSettings(drainTimeout: .zero))
+        var book = IPVSDrainBook()
+        let diff = IPVSDiff(desired: [web, dns, mail], observed: [], ownership: own, drainBook: book,
+                            settings: reconciler.settings, now: t0)
+        #expect(reconciler.perform(diff, drainBook: &book).isClean)
+        let known = IPVSKnownTable(fake.table)
+        #expect(known.count == 3)
+        for service in known.services {
+            #expect(known.destinationCount(of: service.key) == service.destinations.count)
+        }
+        #expect(known.destinationCount(of: tcp("192.0.2.12", 80)) == nil)
+    }
+
     @Test func replacingDestinationsBringsLiveCountsAndNothingElse() {
         let fake = FakeIPVS([observed(web, active: ["10.0.0.5:8080": 4])])
         var known = IPVSKnownTable([observed(web)])

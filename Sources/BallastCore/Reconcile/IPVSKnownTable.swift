@@ -68,6 +68,10 @@ public struct IPVSKnownTable: Sendable, Hashable {
 
     public subscript(key: VirtualServiceKey) -> ObservedVirtualService? { byKey[key].map(Self.observed) }
 
+    /// How many destinations a service has (nil: not in the table), without
+    /// building its dump form: the status counts 100,000 of them.
+    public func destinationCount(of key: VirtualServiceKey) -> Int? { byKey[key]?.service.destinations.count }
+
     /// Records writes the kernel accepted, in the order they were performed.
     /// The operations are in kernel form, as IPVSDiff plans them (direct-routing
     /// ports already the service's, persistence of 0 already none). Counters of

@@ -111,10 +111,12 @@ public final class StatusBoard: Sendable {
             counts.allocated = sync.allocation.assignments.count
             counts.announced = sync.plan.localAnnouncements.count
             counts.draining = sync.dataPlane.draining.count
-            let owned = Set(sync.plan.ipvs.map(\.key))
-            let observed = sync.dataPlane.ipvs.table.lazyServices.filter { owned.contains($0.key) }
-            counts.ipvsServices = observed.count
-            counts.ipvsDestinations = observed.reduce(0) { $0 + $1.destinations.count }
+            let table = sync.dataPlane.ipvs.table
+            for service in sync.plan.ipvs {
+                guard let destinations = table.destinationCount(of: service.key) else { continue }
+                counts.ipvsServices += 1
+                counts.ipvsDestinations += destinations
+            }
         }
         return StatusResponse(
             node: s.node, health: health, problems: problems, dryRun: s.dryRun, startedAt: s.startedAt, config: s.config,
@@ -138,7 +140,7 @@ public final class StatusBoard: Sendable {
                 drainingAddresses: p.addresses.filter(draining.contains),
                 trafficPolicy: p.externalTrafficPolicy.rawValue, endpointsReady: p.endpoints.ready,
                 endpointsTotal: p.endpoints.total,
-                ipvsDestinations: p.virtualServices.reduce(0) { $0 + (observed[$1]?.destinations.count ?? 0) },
+                ipvsDestinations: p.virtualServices.reduce(0) { $0 + (observed.destinationCount(of: $1) ?? 0) },
                 problem: problem(for: p, sync))
         }
     }
