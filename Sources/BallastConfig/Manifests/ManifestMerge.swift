@@ -78,77 +78,22 @@ public struct ManifestMerge: Sendable {
         files[path] = set
         var changes = SnapshotChanges()
 
-        // Services.
-        var touched: Set<ObjectRef> = []
-        for s in old?.services ?? [] { services[s.ref]?.remove(path); touched.insert(s.ref) }
-        for s in set?.services ?? [] { services[s.ref, default: Definers()].add(path); touched.insert(s.ref) }
-        if !touched.isEmpty {
-            let own = Dictionary((set?.services ?? []).map { ($0.ref, $0) }, uniquingKeysWith: { first, _ in first })
-            for ref in touched {
-                let value = winner(services, ref, .service(ref), path: path, own: own) { file, ref in
-                    file.services.first { $0.ref == ref }
-                }
-                if services[ref]?.paths.isEmpty ?? false { services.removeValue(forKey: ref) }
-                if base.services[ref] != value {
-                    base.services[ref] = value
-                    changes.serviceObjects.insert(ref)
-                }
-            }
+        for change in patch(\.services, key: \.ref, id: ObjectID.service, definers: \.services, merged: \.services,
+                            path: path, old: old, new: set) {
+            changes.serviceObjects.insert(change.key)
         }
-
         // EndpointSlices: a change concerns the Service named before and after.
-        touched = []
-        for s in old?.endpointSlices ?? [] { slices[s.ref]?.remove(path); touched.insert(s.ref) }
-        for s in set?.endpointSlices ?? [] { slices[s.ref, default: Definers()].add(path); touched.insert(s.ref) }
-        if !touched.isEmpty {
-            let own = Dictionary((set?.endpointSlices ?? []).map { ($0.ref, $0) }, uniquingKeysWith: { first, _ in first })
-            for ref in touched {
-                let value = winner(slices, ref, .slice(ref), path: path, own: own) { file, ref in
-                    file.endpointSlices.first { $0.ref == ref }
-                }
-                if slices[ref]?.paths.isEmpty ?? false { slices.removeValue(forKey: ref) }
-                let before = base.endpointSlices[ref]
-                if before != value {
-                    base.endpointSlices[ref] = value
-                    if let before { changes.endpoints.insert(before.serviceRef) }
-                    if let value { changes.endpoints.insert(value.serviceRef) }
-                }
-            }
+        for change in patch(\.endpointSlices, key: \.ref, id: ObjectID.slice, definers: \.slices,
+                            merged: \.endpointSlices, path: path, old: old, new: set) {
+            if let before = change.before { changes.endpoints.insert(before.serviceRef) }
+            if let after = change.after { changes.endpoints.insert(after.serviceRef) }
         }
-
         // Nodes and Namespaces: every Service's plan or allocation reads them.
-        var names: Set<String> = []
-        for n in old?.nodes ?? [] { nodes[n.name]?.remove(path); names.insert(n.name) }
-        for n in set?.nodes ?? [] { nodes[n.name, default: Definers()].add(path); names.insert(n.name) }
-        if !names.isEmpty {
-            let own = Dictionary((set?.nodes ?? []).map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
-            for name in names {
-                let value = winner(nodes, name, .node(name), path: path, own: own) { file, name in
-                    file.nodes.first { $0.name == name }
-                }
-                if nodes[name]?.paths.isEmpty ?? false { nodes.removeValue(forKey: name) }
-                if base.nodes[name] != value {
-                    base.nodes[name] = value
-                    changes.everything = true
-                }
-            }
-        }
-        names = []
-        for n in old?.namespaces ?? [] { namespaces[n.name]?.remove(path); names.insert(n.name) }
-        for n in set?.namespaces ?? [] { namespaces[n.name, default: Definers()].add(path); names.insert(n.name) }
-        if !names.isEmpty {
-            let own = Dictionary((set?.namespaces ?? []).map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
-            for name in names {
-                let value = winner(namespaces, name, .namespace(name), path: path, own: own) { file, name in
-                    file.namespaces.first { $0.name == name }
-                }
-                if namespaces[name]?.paths.isEmpty ?? false { namespaces.removeValue(forKey: name) }
-                if base.namespaces[name] != value {
-                    base.namespaces[name] = value
-                    changes.everything = true
-                }
-            }
-        }
+        let nodesChanged = patch(\.nodes, key: \.name, id: ObjectID.node, definers: \.nodes, merged: \.nodes,
+                                 path: path, old: old, new: set)
+        let namespacesChanged = patch(\.namespaces, key: \.name, id: ObjectID.namespace, definers: \.namespaces,
+                                      merged: \.namespaces, path: path, old: old, new: set)
+        if !nodesChanged.isEmpty || !namespacesChanged.isEmpty { changes.everything = true }
 
         // Legacy Endpoints count only where no slice serves the Service, so
         // they follow every slice of every file: merged in full (settle()).
@@ -163,16 +108,41 @@ public struct ManifestMerge: Sendable {
         return changes
     }
 
-    /// The object in force for `key` after `path` changed, keeping the
-    /// record of duplicates up to date.
-    private mutating func winner<Key, Value>(
-        _ definers: [Key: Definers], _ key: Key, _ id: ObjectID, path: String, own: [Key: Value],
-        find: (ManifestSet, Key) -> Value?
-    ) -> Value? {
-        let paths = definers[key]?.paths ?? []
-        if paths.count > 1 { duplicated.insert(id) } else { duplicated.remove(id) }
-        guard let first = paths.first else { return nil }
-        return first == path ? own[key] : files[first].flatMap { find($0, key) }
+    /// Decides again, for every object of one kind that `path` defined
+    /// before or defines now, which definition is in force (the first file's),
+    /// keeping the record of duplicates up to date, and puts it in the merge.
+    /// Returns the objects whose definition in force changed.
+    private mutating func patch<Key: Hashable, Value: Equatable>(
+        _ items: KeyPath<ManifestSet, [Value]>, key: (Value) -> Key, id: (Key) -> ObjectID,
+        definers: WritableKeyPath<ManifestMerge, [Key: Definers]>, merged: WritableKeyPath<ClusterSnapshot, [Key: Value]>,
+        path: String, old: ManifestSet?, new: ManifestSet?
+    ) -> [(key: Key, before: Value?, after: Value?)] {
+        var touched: Set<Key> = []
+        for value in old?[keyPath: items] ?? [] {
+            self[keyPath: definers][key(value)]?.remove(path)
+            touched.insert(key(value))
+        }
+        for value in new?[keyPath: items] ?? [] {
+            self[keyPath: definers][key(value), default: Definers()].add(path)
+            touched.insert(key(value))
+        }
+        guard !touched.isEmpty else { return [] }
+        let own = Dictionary((new?[keyPath: items] ?? []).map { (key($0), $0) }, uniquingKeysWith: { first, _ in first })
+        var changed: [(key: Key, before: Value?, after: Value?)] = []
+        for object in touched {
+            let paths = self[keyPath: definers][object]?.paths ?? []
+            if paths.count > 1 { duplicated.insert(id(object)) } else { duplicated.remove(id(object)) }
+            if paths.isEmpty { self[keyPath: definers].removeValue(forKey: object) }
+            let value = paths.first.flatMap { first in
+                first == path ? own[object] : files[first]?[keyPath: items].first { key($0) == object }
+            }
+            let before = base[keyPath: merged][object]
+            if before != value {
+                base[keyPath: merged][object] = value
+                changed.append((object, before, value))
+            }
+        }
+        return changed
     }
 
     /// The duplicate warnings in the order a merge in path order makes them:
