@@ -168,7 +168,8 @@ public enum BallastDaemon {
             // A full sync (start, resync, reload) merges and plans every
             // Service afresh and frees the previous round's values; without
             // this, glibc kept them: at 10,000 Services three full re-plans
-            // left 50 MiB more resident than at READY. After an incremental
+            // left 50 MiB more resident than at READY; so did libnftables after
+            // a full listing or a whole-table write. After an incremental
             // sync there is little to give back, and giving it costs little.
             FreedMemory.release()
             let text = statusLine(record)

@@ -17,8 +17,9 @@
 //
 // libnftables runs in this process, and a full listing or a whole-table
 // write of 100,000 elements leaves 100–140 MiB of freed heap that glibc keeps
-// (measured: 189 MiB resident after `current()`, 62 MiB after malloc_trim),
-// so both give freed memory back at once (`FreedMemory`, a few ms).
+// (measured: 189 MiB resident after `current()`, 62 MiB after malloc_trim);
+// the daemon gives freed memory back after every sync (`FreedMemory` in
+// BallastDaemon's onSync), which is what returns it.
 import BallastCore
 import Synchronization
 
@@ -44,7 +45,6 @@ public final class RememberedSNATControl: SNATControl {
 
     public func current() throws(DataPlaneError) -> SNATTable? {
         if case .known(let rules) = view.withLock({ $0 }) { return rules }
-        defer { FreedMemory.release() }
         let rules = try control.current()
         view.withLock { $0 = .known(rules) }
         return rules
@@ -66,7 +66,6 @@ public final class RememberedSNATControl: SNATControl {
     public func replace(with table: SNATTable) throws(DataPlaneError) {
         // A failed write leaves the table in a state worth reading again.
         forget()
-        defer { FreedMemory.release() }
         try control.replace(with: table)
         view.withLock { $0 = .known(table) }
     }
