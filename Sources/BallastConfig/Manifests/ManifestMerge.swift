@@ -23,11 +23,11 @@ public struct ManifestMerge: Sendable {
     /// An object that more than one file defines: a mistake the merge warns
     /// about, so rare.
     private struct Duplicate<Value: Sendable>: Sendable {
-        /// Every file defining it, in path order; the first one's definition
-        /// is in force (in `base`).
-        var paths: [String]
-        /// The other files' definitions, by path.
-        var overridden: [String: Value]
+        /// The first file defining it in path order, whose definition is in
+        /// force (in `base`).
+        var inForce: String
+        /// The other files' definitions, in path order.
+        var overridden: [(path: String, value: Value)]
     }
 
     /// What each file in force defines: its objects' keys in file order,
@@ -44,7 +44,7 @@ public struct ManifestMerge: Sendable {
     private var duplicateNamespaces: [String: Duplicate<Namespace>] = [:]
     /// Slices converted from legacy v1 Endpoints, by file: rare (dumps of a
     /// cluster), and they depend on every slice of every file, so with any of
-    /// them the snapshot is merged in full.
+    /// them they are merged again on top of `base` after every change.
     private var legacy: [String: [EndpointSlice]] = [:]
     /// With legacy Endpoints in force: the full merge, made by `settle()`
     /// once after any number of updates (the first scan puts 10,000 files in
@@ -185,10 +185,8 @@ public struct ManifestMerge: Sendable {
             if let value = own[key] {
                 definers.insert((path, value), at: definers.firstIndex { $0.path > path } ?? definers.endIndex)
             }
-            if definers.count > 1 {
-                self[keyPath: kind.duplicates][key] = Duplicate(
-                    paths: definers.map(\.path),
-                    overridden: Dictionary(uniqueKeysWithValues: definers.dropFirst().map { ($0.path, $0.value) }))
+            if let first = definers.first, definers.count > 1 {
+                self[keyPath: kind.duplicates][key] = Duplicate(inForce: first.path, overridden: Array(definers.dropFirst()))
             } else {
                 self[keyPath: kind.duplicates].removeValue(forKey: key)
             }
@@ -208,11 +206,7 @@ public struct ManifestMerge: Sendable {
         _ kind: Kind<Key, Value>, of key: Key, inForce: Value?, besides path: String, definedBefore: Bool
     ) -> [(path: String, value: Value)] {
         if let duplicate = self[keyPath: kind.duplicates][key], let inForce {
-            return zip(duplicate.paths.indices, duplicate.paths).compactMap { index, other in
-                guard other != path else { return nil }
-                guard index > 0 else { return (other, inForce) }
-                return duplicate.overridden[other].map { (other, $0) }
-            }
+            return ([(duplicate.inForce, inForce)] + duplicate.overridden).filter { $0.path != path }
         }
         // Defined by one file at most: `path` itself, or else the one whose
         // definition is in force.
@@ -221,10 +215,10 @@ public struct ManifestMerge: Sendable {
     }
 
     /// The one file other than `path` that defines `id`. Objects defined once
-    /// record no file (a table of 20,000 paths would cost about what the
-    /// copies did): it is the file the definition says it was read from, or
-    /// else found by a scan of every file's keys. Either happens only when a
-    /// second file starts defining an object.
+    /// record no file (a table of 20,000 paths would take 1.5 MiB): it is the
+    /// file the definition says it was read from, or else found by a scan of
+    /// every file's keys. Either happens only when a second file starts
+    /// defining an object.
     private func soleDefiner(of id: ObjectID, named hint: String?, besides path: String) -> String {
         if let hint, hint != path, files[hint]?.contains(id) == true { return hint }
         guard let found = files.first(where: { $0.key != path && $0.value.contains(id) }) else {
@@ -235,7 +229,8 @@ public struct ManifestMerge: Sendable {
 
     /// The definition of `key` that `path` made.
     private func definition<Key, Value>(_ kind: Kind<Key, Value>, of key: Key, in path: String) -> Value {
-        guard let value = self[keyPath: kind.duplicates][key]?.overridden[path] ?? base[keyPath: kind.merged][key] else {
+        let overridden = self[keyPath: kind.duplicates][key]?.overridden.first { $0.path == path }
+        guard let value = overridden?.value ?? base[keyPath: kind.merged][key] else {
             preconditionFailure("ManifestMerge: \(path) defines \(kind.name) \(key) but it is neither in force nor overridden")
         }
         return value
@@ -267,11 +262,11 @@ public struct ManifestMerge: Sendable {
         _ kind: Kind<Key, Value>
     ) -> [(path: String, place: Int, diagnostic: Diagnostic)] {
         self[keyPath: kind.duplicates].flatMap { key, duplicate in
-            let first = duplicate.paths[0]
-            return duplicate.paths.dropFirst().map { later in
-                (later, files[later]?.firstIndex(of: kind.id(key)) ?? 0, Diagnostic(
-                    .warning, "\(kind.name) \(key) is defined in \(first) and in \(later); the one in \(later) is ignored",
-                    at: duplicate.overridden[later].flatMap(kind.location), hint: "keep one definition"))
+            duplicate.overridden.map { later in
+                (later.path, files[later.path]?.firstIndex(of: kind.id(key)) ?? 0, Diagnostic(
+                    .warning, "\(kind.name) \(key) is defined in \(duplicate.inForce) and in \(later.path); "
+                        + "the one in \(later.path) is ignored",
+                    at: kind.location(later.value), hint: "keep one definition"))
             }
         }
     }
