@@ -120,10 +120,10 @@ public struct ManifestMerge: Sendable {
     private static func keys(of set: ManifestSet) -> [ObjectID] {
         var keys: [ObjectID] = []
         keys.reserveCapacity(set.services.count + set.endpointSlices.count + set.nodes.count + set.namespaces.count)
-        keys.append(contentsOf: set.services.lazy.map { .service($0.ref) })
-        keys.append(contentsOf: set.endpointSlices.lazy.map { .slice($0.ref) })
-        keys.append(contentsOf: set.nodes.lazy.map { .node($0.name) })
-        keys.append(contentsOf: set.namespaces.lazy.map { .namespace($0.name) })
+        for service in set.services { keys.append(.service(service.ref)) }
+        for slice in set.endpointSlices { keys.append(.slice(slice.ref)) }
+        for node in set.nodes { keys.append(.node(node.name)) }
+        for namespace in set.namespaces { keys.append(.namespace(namespace.name)) }
         return keys
     }
 
