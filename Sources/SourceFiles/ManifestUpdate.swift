@@ -68,30 +68,42 @@ public struct ManifestUpdate: Sendable, Hashable {
         self.changedFiles = changedFiles
         self.changes = changes
     }
+}
 
-    /// This update with the changes of `older`, an update it replaces unread.
-    public func including(_ older: ManifestUpdate) -> ManifestUpdate {
-        var merged = self
-        merged.changes.formUnion(older.changes)
-        merged.changedFiles = Set(changedFiles).union(older.changedFiles).sorted()
-        return merged
+extension ManifestUpdate: ChangeReporting {
+    public mutating func takeOverChanges(of replaced: ManifestUpdate) -> Bool {
+        let before = (changes, changedFiles)
+        changes.formUnion(replaced.changes)
+        changedFiles = Set(changedFiles).union(replaced.changedFiles).sorted()
+        return changes != before.0 || changedFiles != before.1
     }
 }
 
-extension AsyncStream<ManifestUpdate>.Continuation {
-    /// Yields `update` to a stream that keeps only the newest element: an
-    /// update it replaces unread hands its changes on to the one replacing it,
-    /// so that the reader never misses a changed Service.
+/// A stream element that says what changed since the element before it, in
+/// a stream that keeps only the newest element (`.bufferingNewest(1)`, so
+/// that a slow reader skips to the latest snapshot): an element replaced
+/// unread must hand its changes on to the one replacing it, or the reader
+/// would never redo what only the replaced one named.
+public protocol ChangeReporting: Sendable {
+    /// Adds the changes of `replaced`, an element this one replaces unread.
+    /// Returns whether that added anything.
+    mutating func takeOverChanges(of replaced: Self) -> Bool
+}
+
+extension AsyncStream.Continuation where Element: ChangeReporting {
+    /// Yields `element` to a stream that keeps only the newest element; an
+    /// element it replaces unread hands its changes on to it.
     @discardableResult
-    public func yieldKeepingChanges(_ update: ManifestUpdate) -> YieldResult {
-        var update = update
+    public func yieldKeepingChanges(_ element: Element) -> YieldResult {
+        var element = element
         while true {
-            let result = yield(update)
-            guard case .dropped(let older) = result else { return result }
-            let merged = update.including(older)
-            // The reader took nothing in between: `older` was this very update.
-            if merged.changes == update.changes && merged.changedFiles == update.changedFiles { return result }
-            update = merged
+            let result = yield(element)
+            guard case .dropped(let replaced) = result else { return result }
+            // `element` now waits in the buffer; yielded again with the
+            // replaced one's changes, it replaces itself. When those add
+            // nothing (the element dropped was `element` itself, from the
+            // round before), the one waiting is complete.
+            guard element.takeOverChanges(of: replaced) else { return result }
         }
     }
 }

@@ -1,6 +1,7 @@
 // ManifestMerge, patched file by file, must agree with ManifestSet.snapshot(of:)
 // over all files after every change (objects defined twice, legacy Endpoints,
-// files removed), and name every Service whose object or slices changed.
+// files removed), name every Service whose object or slices changed, and give
+// back each file's objects as it took them (it keeps no copy per file).
 import BallastConfig
 import BallastCore
 import BallastTestSupport
@@ -14,7 +15,13 @@ import Testing
     static func randomSet(path: String, using rng: inout SplitMix64) -> ManifestSet {
         var set = ManifestSet()
         var line = 1
-        func next() -> BallastCore.SourceLocation { line += 3; return BallastCore.SourceLocation(file: path, line: line) }
+        // Mostly where the decoder says (the file's path); sometimes none or
+        // elsewhere, which the merge must not rely on.
+        func next() -> BallastCore.SourceLocation? {
+            line += 3
+            if rng.chance(0.1) { return nil }
+            return BallastCore.SourceLocation(file: rng.chance(0.9) ? path : rng.pick(paths), line: line)
+        }
         for name in names.filter({ _ in rng.chance(0.3) }) {
             set.services.append(Service(ref: ObjectRef(namespace: "ns", name: name), type: .loadBalancer,
                                         ports: [ServicePort(port: rng.pick([80, 443]))], location: next()))
@@ -55,6 +62,9 @@ import Testing
             let (snapshot, diagnostics) = ManifestSet.snapshot(of: files)
             #expect(merge.snapshot == snapshot, "seed \(seed) step \(step): snapshot")
             #expect(merge.diagnostics == diagnostics, "seed \(seed) step \(step): diagnostics")
+            for path in Self.paths {
+                #expect(merge.objects(definedIn: path) == files[path], "seed \(seed) step \(step): objects of \(path)")
+            }
 
             // Every change is named (more may be named; never fewer).
             if before.nodes != snapshot.nodes || before.namespaces != snapshot.namespaces {

@@ -1,6 +1,8 @@
 // ManifestFiles patches its merged snapshot file by file; after any sequence
 // of edits, broken saves, unreadable files and removals it must equal the
-// merge of every file in force from scratch, problems included.
+// merge from scratch of every file's last good version, problems included.
+// The test keeps those versions itself: ManifestFiles keeps none of its own
+// (the merge gives them back).
 import BallastConfig
 import BallastCore
 import BallastTestSupport
@@ -51,17 +53,22 @@ import Testing
         return documents.joined(separator: "\n---\n") + "\n"
     }
 
-    /// The merge from scratch, as ManifestFiles did it before it patched.
-    static func reference(_ files: ManifestFiles) -> (snapshot: ClusterSnapshot, problems: [ManifestProblem]) {
+    /// The merge from scratch, as ManifestFiles did it before it patched, of
+    /// `lastGood` (by file name: path and objects) and the files' problems.
+    static func reference(_ files: ManifestFiles, lastGood: [String: (path: String, set: ManifestSet)])
+        -> (snapshot: ClusterSnapshot, problems: [ManifestProblem]) {
         var problems: [ManifestProblem] = []
         if let directoryProblem = files.directoryProblem { problems.append(directoryProblem) }
         var inForce: [String: ManifestSet] = [:]
         var nameOfPath: [String: String] = [:]
+        #expect(lastGood.keys.allSatisfy { files.entries[$0] != nil }, "every file in force is known")
         for (file, entry) in files.entries.sorted(by: { $0.key < $1.key }) {
             if let problem = entry.problem { problems.append(problem) }
-            guard let good = entry.good else { continue }
-            inForce[entry.path] = good
-            nameOfPath[entry.path] = file
+            #expect((entry.good != nil) == (lastGood[file] != nil), "\(file): in force")
+            guard let (path, good) = lastGood[file] else { continue }
+            #expect(entry.path == path, "\(file): path")
+            inForce[path] = good
+            nameOfPath[path] = file
             problems += good.diagnostics.filter { $0.severity != .note }.map {
                 ManifestProblem(file: file, kind: .warning, message: $0.description)
             }
@@ -77,18 +84,31 @@ import Testing
     func patchedMergeEqualsMergeFromScratch(seed: UInt64) {
         var rng = SplitMix64(seed: seed)
         var files = ManifestFiles()
+        var lastGood: [String: (path: String, set: ManifestSet)] = [:]
         var before = ClusterSnapshot()
         for step in 0..<30 {
             let name = "f\(Int.random(in: 0..<5, using: &rng)).yaml"
             let path = "/m/" + name
             switch Int.random(in: 0..<10, using: &rng) {
-            case 0: files.remove(file: name)
-            case 1: files.unreadable(file: name, path: path, message: "\(path): Permission denied")
-            default: files.update(file: name, path: path, contents: Self.text(using: &rng), decoder: kubernetesManifestDecoder)
+            case 0:
+                let withdrawn = files.remove(file: name)
+                #expect(withdrawn == (lastGood[name].map { $0.set != ManifestSet() } ?? false), "seed \(seed) step \(step)")
+                lastGood[name] = nil
+            case 1:
+                files.unreadable(file: name, path: path, message: "\(path): Permission denied")
+            default:
+                let text = Self.text(using: &rng)
+                let changed = files.update(file: name, path: path, contents: text, decoder: kubernetesManifestDecoder)
+                if let set = try? kubernetesManifestDecoder(path, text) {
+                    #expect(changed == (lastGood[name]?.set != set), "seed \(seed) step \(step): changed")
+                    lastGood[name] = (path, set)
+                } else {
+                    #expect(!changed, "seed \(seed) step \(step): a broken file changes nothing")
+                }
             }
             let changes = files.takeChanges()
             let (snapshot, problems) = files.merged()
-            let expected = Self.reference(files)
+            let expected = Self.reference(files, lastGood: lastGood)
             #expect(snapshot == expected.snapshot, "seed \(seed) step \(step): snapshot")
             #expect(problems == expected.problems, "seed \(seed) step \(step): problems")
             if !changes.everything {

@@ -143,10 +143,52 @@ public struct ManifestSet: Sendable, Hashable {
     /// where the mirroring controller made slices from those Endpoints.
     public static func snapshot(of files: [String: ManifestSet]) -> (snapshot: ClusterSnapshot, diagnostics: [Diagnostic]) {
         var snapshot = ClusterSnapshot()
-        var diagnostics: [Diagnostic] = []
-        var firstFile: [String: String] = [:]
-        /// Whether `id` is seen for the first time; a repeat is reported and dropped.
-        func claim(_ id: String, _ file: String, _ location: SourceLocation?) -> Bool {
+        var claims = Claims()
+        var legacy: [EndpointSlice] = []
+        for (file, set) in files.sorted(by: { $0.key < $1.key }) {
+            for s in set.services where claims.claim("Service \(s.ref)", file, s.location) {
+                snapshot.services[s.ref] = s
+            }
+            for s in set.endpointSlices where claims.claim("EndpointSlice \(s.ref)", file, s.location) {
+                snapshot.endpointSlices[s.ref] = s
+            }
+            for n in set.nodes where claims.claim("Node \(n.name)", file, nil) {
+                snapshot.nodes[n.name] = n
+            }
+            for n in set.namespaces where claims.claim("Namespace \(n.name)", file, nil) {
+                snapshot.namespaces[n.name] = n
+            }
+            legacy += set.legacyEndpointSlices
+        }
+        var diagnostics = claims.diagnostics
+        mergeLegacyEndpoints(legacy, into: &snapshot, diagnostics: &diagnostics)
+        return (snapshot, diagnostics)
+    }
+
+    /// Adds the slices converted from legacy Endpoints (every file's, in path
+    /// order) to the merge of all the files' other objects, for the Services
+    /// that no EndpointSlice names. Apart from `snapshot(of:)` for
+    /// ManifestMerge, which keeps the rest of the merge patched file by file.
+    static func mergeLegacyEndpoints(_ legacy: [EndpointSlice], into snapshot: inout ClusterSnapshot,
+                                     diagnostics: inout [Diagnostic]) {
+        guard !legacy.isEmpty else { return }
+        let served = Set(snapshot.endpointSlices.values.map(\.serviceRef))
+        // Claimed on their own: "Endpoints x" never clashes with the other kinds' names.
+        var claims = Claims()
+        for slice in legacy where !served.contains(slice.serviceRef)
+            && claims.claim("Endpoints \(slice.ref)", slice.location?.file ?? "", slice.location) {
+            snapshot.endpointSlices[slice.ref] = slice
+        }
+        diagnostics += claims.diagnostics
+    }
+
+    /// The file that defined each object first; a later definition is reported and dropped.
+    private struct Claims {
+        private var firstFile: [String: String] = [:]
+        private(set) var diagnostics: [Diagnostic] = []
+
+        /// Whether `id` is seen for the first time.
+        mutating func claim(_ id: String, _ file: String, _ location: SourceLocation?) -> Bool {
             guard let earlier = firstFile[id] else {
                 firstFile[id] = file
                 return true
@@ -155,27 +197,5 @@ public struct ManifestSet: Sendable, Hashable {
                                           + "the one in \(file) is ignored", at: location, hint: "keep one definition"))
             return false
         }
-        var legacy: [EndpointSlice] = []
-        for (file, set) in files.sorted(by: { $0.key < $1.key }) {
-            for s in set.services where claim("Service \(s.ref)", file, s.location) {
-                snapshot.services[s.ref] = s
-            }
-            for s in set.endpointSlices where claim("EndpointSlice \(s.ref)", file, s.location) {
-                snapshot.endpointSlices[s.ref] = s
-            }
-            for n in set.nodes where claim("Node \(n.name)", file, nil) {
-                snapshot.nodes[n.name] = n
-            }
-            for n in set.namespaces where claim("Namespace \(n.name)", file, nil) {
-                snapshot.namespaces[n.name] = n
-            }
-            legacy += set.legacyEndpointSlices
-        }
-        let served = Set(snapshot.endpointSlices.values.map(\.serviceRef))
-        for slice in legacy where !served.contains(slice.serviceRef)
-            && claim("Endpoints \(slice.ref)", slice.location?.file ?? "", slice.location) {
-            snapshot.endpointSlices[slice.ref] = slice
-        }
-        return (snapshot, diagnostics)
     }
 }

@@ -18,6 +18,14 @@ public struct SourceUpdate: Sendable, Hashable {
     }
 }
 
+extension SourceUpdate: ChangeReporting {
+    public mutating func takeOverChanges(of replaced: SourceUpdate) -> Bool {
+        let before = changes
+        changes.formUnion(replaced.changes)
+        return changes != before
+    }
+}
+
 public protocol ServiceSourcing: Sendable {
     /// "files /etc/ballast/services".
     var description: String { get }
@@ -41,15 +49,9 @@ public struct ManifestFilesSource: ServiceSourcing {
         return AsyncStream(bufferingPolicy: .bufferingNewest(1)) { continuation in
             let pump = Task {
                 for await update in manifests {
-                    var next = SourceUpdate(snapshot: update.snapshot, problems: update.problems.map(\.description),
-                                            changes: update.changes)
                     // Only the newest update is kept; one replaced unread hands on its changes.
-                    while case .dropped(let older) = continuation.yield(next) {
-                        var changes = next.changes
-                        changes.formUnion(older.changes)
-                        if changes == next.changes { break }
-                        next.changes = changes
-                    }
+                    continuation.yieldKeepingChanges(SourceUpdate(
+                        snapshot: update.snapshot, problems: update.problems.map(\.description), changes: update.changes))
                 }
                 continuation.finish()
             }
