@@ -292,7 +292,7 @@ struct LibYAMLComposer {
         }
         guard !firsts.isEmpty else { return }
 
-        let sorted = sortedLikeYams(firsts)
+        let sorted = sortedForReport(firsts)
         let names = sorted.map { "\"\(name(of: $0) ?? "<uncovertable>")\"" }.joined(separator: ", ")
         let first = nodes[Int(sorted[0])]
         throw Diagnostics([Diagnostic(.error, "key \(names) appears more than once in one mapping",
@@ -341,7 +341,7 @@ struct LibYAMLComposer {
     /// mapping by its keys only), nodes of different kinds unordered. Where
     /// that leaves the order open (Yams then followed its hash order) the
     /// earlier key comes first, and kinds go scalars, lists, mappings.
-    private func sortedLikeYams(_ keys: [Int32]) -> [Int32] {
+    private func sortedForReport(_ keys: [Int32]) -> [Int32] {
         func rank(_ kind: YAMLTree.Kind) -> Int {
             switch kind {
             case .scalar: 0
