@@ -172,7 +172,7 @@ struct LibYAMLComposer {
             throw Diagnostics([Diagnostic(.error, "YAML syntax: collections nested more than \(maxDepth) deep",
                                           at: location(event.start_mark))])
         }
-        // Sequence and mapping starts have the same layout; a collection's tag counts only when written.
+        // A collection's tag counts only when written (libyaml's `implicit`), as Yams read it.
         let isMapping = event.type == YAML_MAPPING_START_EVENT
         let (anchor, tag, implicit) = isMapping
             ? (event.data.mapping_start.anchor, event.data.mapping_start.tag, event.data.mapping_start.implicit)
