@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        // Test-only: the oracle BallastConfigTests compares the libyaml composer with.
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
@@ -30,13 +31,12 @@ let package = Package(
                        providers: [.apt(["libnl-3-dev", "libnl-route-3-dev"])]),
         .systemLibrary(name: "CNftables", pkgConfig: "libnftables",
                        providers: [.apt(["libnftables-dev"])]),
+        .systemLibrary(name: "CLibYAML", pkgConfig: "yaml-0.1",
+                       providers: [.apt(["libyaml-dev"])]),
 
         // MARK: Pure logic
         .target(name: "BallastCore"),
-        .target(name: "BallastConfig", dependencies: [
-            "BallastCore",
-            .product(name: "Yams", package: "Yams"),
-        ]),
+        .target(name: "BallastConfig", dependencies: ["BallastCore", "CLibYAML"]),
         .target(name: "L2Frames", dependencies: ["BallastCore"]),
         // In-memory fakes of every kernel protocol, for unit tests.
         .target(name: "BallastFakes", dependencies: ["BallastCore", "L2Frames"]),
@@ -104,8 +104,10 @@ let package = Package(
         // Unit tests: no root, no kernel features.
         .testTarget(name: "BallastCoreTests", dependencies: ["BallastCore", "BallastFakes", "BallastTestSupport"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "BallastConfigTests", dependencies: ["BallastConfig", "BallastCore", "BallastTestSupport"],
-                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "BallastConfigTests", dependencies: [
+            "BallastConfig", "BallastCore", "BallastTestSupport",
+            .product(name: "Yams", package: "Yams"),
+        ], resources: [.copy("Fixtures")]),
         .testTarget(name: "NetlinkIPVSTests", dependencies: ["NetlinkIPVS", "BallastCore"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "L2FramesTests", dependencies: ["L2Frames", "BallastCore"]),

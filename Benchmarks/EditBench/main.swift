@@ -18,7 +18,12 @@ import BallastConfig
 import BallastCore
 import BallastFakes
 import Daemon
-import Foundation
+import FoundationEssentials
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 import Logging
 import SourceFiles
 import Synchronization
@@ -52,7 +57,7 @@ struct Options {
 /// Service i (0-based): svc-i in namespace ns-(i%10); its endpoint k is
 /// 10.(k+1).(i/250).(i%250+1):8080 on node-(k%10) (daemon-bench's shape).
 func serviceFile(_ i: Int, endpoints: Int, firstEndpoint: String? = nil) -> String {
-    let name = String(format: "svc-%05d", i)
+    let name = "svc-\(fiveDigits(i))"
     let ns = "ns-\(i % 10)"
     var eps = ""
     for k in 0..<endpoints {
@@ -113,24 +118,32 @@ func editedServices(_ options: Options) -> [Int] {
     (0..<options.edits).map { options.services / 2 + $0 * 97 % max(1, options.services / 2) }
 }
 
+/// `n` in at least five digits, zeros in front, as the generated names have it.
+func fiveDigits(_ n: Int) -> String {
+    let digits = String(n)
+    return String(repeating: "0", count: max(0, 5 - digits.count)) + digits
+}
+
+func write(_ text: String, to path: String) throws {
+    try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+}
+
 /// Writes the manifests, or (same shape already there) restores the files earlier edits changed.
 func generate(_ options: Options) throws {
     let fm = FileManager.default
     let marker = options.directory + "/.generated-\(options.services)x\(options.endpoints)"
     if fm.fileExists(atPath: marker) {
         for i in editedServices(options) {
-            try serviceFile(i, endpoints: options.endpoints)
-                .write(toFile: options.directory + String(format: "/svc-%05d.yaml", i), atomically: false, encoding: .utf8)
+            try write(serviceFile(i, endpoints: options.endpoints), to: options.directory + "/svc-\(fiveDigits(i)).yaml")
         }
         return
     }
     try? fm.removeItem(atPath: options.directory)
     try fm.createDirectory(atPath: options.directory, withIntermediateDirectories: true)
     let nodes = (0..<10).map { "apiVersion: v1\nkind: Node\nmetadata:\n  name: node-\($0)\n" }.joined(separator: "---\n")
-    try nodes.write(toFile: options.directory + "/nodes.yaml", atomically: false, encoding: .utf8)
+    try write(nodes, to: options.directory + "/nodes.yaml")
     for i in 0..<options.services {
-        try serviceFile(i, endpoints: options.endpoints)
-            .write(toFile: options.directory + String(format: "/svc-%05d.yaml", i), atomically: false, encoding: .utf8)
+        try write(serviceFile(i, endpoints: options.endpoints), to: options.directory + "/svc-\(fiveDigits(i)).yaml")
     }
     _ = fm.createFile(atPath: marker, contents: nil)
 }
@@ -206,7 +219,8 @@ func residentMiB() -> (rss: String, anon: String) {
         guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix(name + ":") }),
               let kib = Double(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "")
         else { return "?" }
-        return String(format: "%.1f", kib / 1024)
+        let tenths = Int((kib / 102.4).rounded())
+        return "\(tenths / 10).\(tenths % 10)"
     }
     return (field("VmRSS"), field("RssAnon"))
 }
@@ -310,9 +324,9 @@ func bench() async throws {
     var cpu: [Duration] = []
     for (edit, i) in editedServices(options).enumerated() {
         let new = "10.200.\(i / 250).\(i % 250 + 1)"
-        let path = options.directory + String(format: "/svc-%05d.yaml", i)
+        let path = options.directory + "/svc-\(fiveDigits(i)).yaml"
         let aside = options.directory + "/.edit.tmp"
-        try serviceFile(i, endpoints: options.endpoints, firstEndpoint: new).write(toFile: aside, atomically: false, encoding: .utf8)
+        try write(serviceFile(i, endpoints: options.endpoints, firstEndpoint: new), to: aside)
         let writesBefore = ipvsWrites()
         try await Task.sleep(for: .milliseconds(300))  // a quiet period: the watcher applies a lone change at once
         let edited = clock.now

@@ -1,7 +1,7 @@
 // Synthetic manifest files shaped like `kubectl get -o yaml` / `-o json` output
 // (metadata with uid, resourceVersion and ownerReferences, status, Pod targetRefs),
 // which is the verbose end of what a directory of manifests holds.
-import Foundation
+import FoundationEssentials
 
 /// A JSON-like document, written out as YAML (kubectl's layout: keys in order,
 /// sequences not indented under their key) or as JSON (4-space indentation).
@@ -112,8 +112,12 @@ struct ClusterShape {
     private func uid(_ kind: UInt64, _ i: Int) -> String {
         var x = (kind &* 0x9E37_79B9_7F4A_7C15) ^ UInt64(i) &* 0xBF58_476D_1CE4_E5B9
         x ^= x >> 31
-        let hex = String(String(x, radix: 16).reversed()).padding(toLength: 16, withPad: "0", startingAt: 0)
-        let more = String(String(x &* 31, radix: 16)).padding(toLength: 16, withPad: "a", startingAt: 0)
+        // Exactly 16 characters each: cut, or filled up with the pad.
+        func sixteen(_ s: String, _ pad: Character) -> String {
+            String((s + String(repeating: pad, count: 16)).prefix(16))
+        }
+        let hex = sixteen(String(String(x, radix: 16).reversed()), "0")
+        let more = sixteen(String(x &* 31, radix: 16), "a")
         let all = Array(hex + more)
         return "\(String(all[0..<8]))-\(String(all[8..<12]))-4\(String(all[13..<16]))-a\(String(all[17..<20]))-\(String(all[20..<32]))"
     }
@@ -237,7 +241,7 @@ enum Layout: String, CaseIterable {
         try? fm.removeItem(atPath: directory)
         try fm.createDirectory(atPath: directory, withIntermediateDirectories: true)
         func write(_ name: String, _ text: String) throws {
-            try text.write(toFile: directory + "/" + name, atomically: false, encoding: .utf8)
+            try Data(text.utf8).write(to: URL(fileURLWithPath: directory + "/" + name))
         }
         func yaml(_ docs: [Doc]) -> String {
             var out = ""

@@ -3,7 +3,12 @@
 // (release build). Prints numbers; asserts nothing.
 import BallastConfig
 import BallastCore
-import Foundation
+import FoundationEssentials
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 
 struct Options {
     var directory = ".build/manifest-bench"
@@ -56,7 +61,7 @@ func prepare(_ layout: Layout, _ shape: ClusterShape, under root: String) throws
     let expected = "\(shape.services) \(shape.endpointsPerService) \(generatorVersion)"
     if (try? String(contentsOfFile: stamp, encoding: .utf8)) == expected { return directory }
     try layout.write(shape, to: directory)
-    try expected.write(toFile: stamp, atomically: true, encoding: .utf8)
+    try Data(expected.utf8).write(to: URL(fileURLWithPath: stamp), options: .atomic)
     return directory
 }
 
@@ -117,7 +122,7 @@ for layout in options.layouts {
     let result = last!
     let endpoints = result.snapshot.endpointSlices.values.reduce(0) { $0 + $1.endpoints.count }
     let megabytes = Double(bytes(in: directory)) / 1_000_000
-    print("\(layout.rawValue) (\(layout.summary); \(result.files) files, \(String(format: "%.1f", megabytes)) MB): "
+    print("\(layout.rawValue) (\(layout.summary); \(result.files) files, \((megabytes * 10).rounded() / 10) MB): "
           + "wall median \(ms(wall[options.runs / 2])) (min \(ms(wall[0]))), "
           + "CPU user+sys median \(ms(cpu[options.runs / 2])) (min \(ms(cpu[0]))); "
           + "\(result.snapshot.services.count) services, \(result.snapshot.endpointSlices.count) slices, "

@@ -26,7 +26,7 @@ import Musl
 #endif
 import BallastConfig
 import BallastCore
-import Foundation
+import FoundationEssentials
 import Logging
 import Synchronization
 
@@ -78,9 +78,12 @@ public final class ManifestDirectorySource: Sendable {
         let watcher = Watcher(directory: directory, decoder: decoder, inotify: inotify, wake: fds[0],
                               debounce: debounce, maximumDelay: maximumDelay, logger: logger,
                               continuation: continuation)
-        let thread = Thread { watcher.run() }
-        thread.name = "ballast-manifests"
-        thread.start()
+        let error = startDedicatedThread(named: "ballast-manifests") { watcher.run() }
+        guard error == 0 else {
+            stop()
+            close(inotify); close(fds[0])
+            throw FileSourceError(operation: "start the thread watching \(directory)", errno: error)
+        }
         return stream
     }
 

@@ -1,7 +1,7 @@
 // `ballastctl status`, and the options every daemon query shares.
 import ArgumentParser
 import Daemon
-import Foundation
+import FoundationEssentials
 
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable, Sendable {
     case text, json

@@ -2,7 +2,7 @@ import ArgumentParser
 import BallastConfig
 import BallastCore
 import Daemon
-import Foundation
+import FoundationEssentials
 import Logging
 
 struct RunCommand: AsyncParsableCommand {

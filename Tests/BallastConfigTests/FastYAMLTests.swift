@@ -4,8 +4,9 @@ import Foundation
 import Testing
 @testable import BallastConfig
 
-/// FastYAML must read every text it accepts exactly as Yams does (text, style,
-/// tag and place of every node), and give up on everything else.
+/// FastYAML must read every text it accepts exactly as the reference reading
+/// (libyaml, composed as Yams did: LibYAMLParityTests) does — text, style, tag
+/// and place of every node — and give up on everything else.
 @Suite struct FastYAMLTests {
     /// A node as text, with everything that the decoders can see.
     static func dump(_ node: YAMLNode) -> String {
@@ -17,25 +18,25 @@ import Testing
         }
     }
 
-    private static func yams(_ text: String) -> [String]? {
-        try? YAMLDocuments.parseWithYams(text, origin: TextOrigin(file: "t.yaml")).map(dump)
+    private static func reference(_ text: String) -> [String]? {
+        try? YAMLDocuments.parseWithLibYAML(text, origin: TextOrigin(file: "t.yaml")).map(dump)
     }
 
     private static func fast(_ text: String) -> [String]? {
         FastYAML.parse(text, origin: TextOrigin(file: "t.yaml"))?.map(dump)
     }
 
-    /// Whether FastYAML either gave up or agreed with Yams; records the difference if not.
+    /// Whether FastYAML either gave up or agreed with the reference reading; records the difference if not.
     @discardableResult
     private static func agree(_ text: String, sourceLocation: Testing.SourceLocation = #_sourceLocation) -> Bool? {
         guard let fast = fast(text) else { return nil }
-        let reference = yams(text)
+        let reference = Self.reference(text)
         #expect(fast == reference, "input: \(String(reflecting: text))", sourceLocation: sourceLocation)
         return fast == reference
     }
 
-    /// What manifests are made of: read by the fast path, and the same as with Yams.
-    @Test(arguments: [
+    /// What manifests are made of: read by the fast path, and the same as the reference reading.
+    static let sampleTexts = [
         "a: 1\nb: \"two\"\nc: 'thr''ee'\n",
         "a:\n  b:\n    c: d\n  e: f\ng: h",
         "ports:\n- name: http\n  port: 80\n- name: https\n  port: 443\nselector:\n  app: web\n",
@@ -77,12 +78,14 @@ import Testing
         "a: 1\r\nb: 2\r\n",
         "- a\nb: 1\n",
         "a:\n  - x\n  b: 1\n",
-    ])
+    ]
+
+    @Test(arguments: sampleTexts)
     func samples(text: String) {
         Self.agree(text)
     }
 
-    /// The common shapes must not fall back to Yams, or the fast path would be pointless.
+    /// The common shapes must not fall back to the reference reading, or the fast path would be pointless.
     @Test(arguments: [
         "a: 1\nb: \"two\"\nc: 'thr''ee'\n",
         "ports:\n- name: http\n  port: 80\nselector:\n  app: web\n",
@@ -250,7 +253,7 @@ import Testing
         for _ in 0..<300 {
             let text = (0..<Int.random(in: 2...8, using: &generator.r)).map { _ in generator.document() }.joined()
             guard let parts = FastYAML.parseInParts(text, file: "t.yaml", parts: 4, minimumPart: 1) else { continue }
-            let whole = try? YAMLDocuments.parseWithYams(text, origin: TextOrigin(file: "t.yaml"))
+            let whole = try? YAMLDocuments.parseWithLibYAML(text, origin: TextOrigin(file: "t.yaml"))
             #expect(parts.joined().map(FastYAMLTests.dump) == whole?.map(FastYAMLTests.dump), "input: \(String(reflecting: text))")
         }
     }

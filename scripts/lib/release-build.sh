@@ -1,5 +1,5 @@
 # Sourced by the benchmarks: builds ballastd as docs/operations.md installs it
-# (release, the Swift runtime and Foundation linked into the binary) and sets
+# (release, the Swift runtime and FoundationEssentials linked into the binary) and sets
 # BALLASTD to it, unless BALLASTD already names a binary. Its own scratch
 # path keeps it from relinking the debug and release builds of the tests.
 release_ballastd() {

@@ -5,13 +5,15 @@ import BallastCore
 /// unindented `- ` lists included), one-line plain and quoted scalars, literal
 /// `|` blocks, and flow collections over any number of lines — so JSON too.
 ///
-/// It exists because going through Yams costs a class instance, a tag and a
-/// String conversion per node, which made a directory of 10,000 Services take
-/// seconds. It accepts only input it reads exactly as libyaml + Yams do (same
-/// text, style and mark for every node); anything else — anchors, tags, folded
-/// or multi-line scalars, tabs in indentation, duplicate keys, any syntax
-/// error — makes it give up, and `YAMLDocuments` parses the text with Yams,
-/// which then also words the error. FastYAMLTests compares the two on many inputs.
+/// It exists because going through Yams (the reader then) cost a class
+/// instance, a tag and a String conversion per node, which made a directory of
+/// 10,000 Services take seconds; libyaml's events cost a String per scalar
+/// still. It accepts only input it reads exactly as the reference reading
+/// (`LibYAMLComposer`: libyaml, composed as Yams did) does — same text, style
+/// and mark for every node; anything else — anchors, tags, folded or
+/// multi-line scalars, tabs in indentation, duplicate keys, any syntax error —
+/// makes it give up, and `YAMLDocuments` parses the text with the reference
+/// reading, which then also words the error. FastYAMLTests compares the two on many inputs.
 struct FastYAML {
     /// A node of the tree being built.
     private typealias Node = Int32
@@ -34,7 +36,7 @@ struct FastYAML {
     /// libyaml forgets a possible simple key 1024 characters after its start.
     private static let maxKeyLength = 1000
 
-    /// The non-null documents of `text`, or nil when Yams must read it.
+    /// The non-null documents of `text`, or nil when the reference reading must read it.
     static func parse(_ text: String, origin: TextOrigin) -> [YAMLNode]? {
         var text = text
         text.makeContiguousUTF8()
@@ -205,7 +207,7 @@ struct FastYAML {
 
     // MARK: Positions
 
-    /// One-based line and column, as Yams reports libyaml's marks.
+    /// One-based line and column, as the reference reading reports libyaml's marks.
     private struct Position {
         var line: Int
         var column: Int
@@ -232,8 +234,8 @@ struct FastYAML {
         return builder.scalar(start: start, count: end - start, style: style, tag: .none, line: p.line, column: p.column)
     }
 
-    /// A plain mapping key. Yams looks for repeated keys by hashing them,
-    /// which resolves their tag and keeps it: with the basic resolver, `!!str`.
+    /// A plain mapping key. The reference reading resolves every key's tag
+    /// for good, as Yams did when hashing keys to find repeated ones: `!!str`.
     private mutating func plainKey(_ start: Int, _ end: Int) -> Node {
         let p = position(start)
         return builder.scalar(start: start, count: end - start, style: .plain, tag: .str, line: p.line, column: p.column)
@@ -308,7 +310,7 @@ struct FastYAML {
         try skipToContent()
         while !atEnd {
             if atDocumentMarker {
-                guard bytes[i] == Self.dash else { throw Unsupported() }  // "..." ends a document; rare, left to Yams
+                guard bytes[i] == Self.dash else { throw Unsupported() }  // "..." ends a document; rare: the reference reading
                 i += 3
                 try finishLine()
                 try skipToContent()
@@ -323,7 +325,7 @@ struct FastYAML {
 
     /// A collection starting at `i`, the first character of a content line,
     /// indented more than `parentIndent`; at the root, a flow collection too.
-    /// Any scalar there may go on over several lines: Yams reads those.
+    /// Any scalar there may go on over several lines: the reference reading reads those.
     private mutating func blockNode(parentIndent: Int) throws(Unsupported) -> Node {
         let c = at(i)
         if isEntry { return try blockSequence(indentless: false) }
@@ -376,7 +378,7 @@ struct FastYAML {
         return builder.collection(.mapping, from: mark, line: start.line, column: start.column)
     }
 
-    /// Yams rejects a mapping that repeats a key (and then says which one).
+    /// The reference reading rejects a mapping that repeats a key (and then says which one).
     private mutating func addPair(_ key: Node, _ value: Node, from mark: Int) throws(Unsupported) {
         for n in stride(from: mark, to: builder.mark, by: 2) where sameText(builder.child(n), key) { throw Unsupported() }
         builder.addChild(key)
@@ -639,7 +641,7 @@ struct FastYAML {
                     continue
                 }
                 if c == 0 {
-                    guard n == 0 else { throw Unsupported() }  // spaces at the very end: an edge left to Yams
+                    guard n == 0 else { throw Unsupported() }  // spaces at the very end: an edge, for the reference reading
                     break content
                 }
                 if n < blockIndent {
@@ -654,7 +656,7 @@ struct FastYAML {
         }
         if chomping != -1 && lineBreak { out.append(Self.newline) }
         if chomping == 1 { out.append(contentsOf: repeatElement(Self.newline, count: trailingBreaks)) }
-        // libyaml marks a block scalar as implicitly a string, which Yams keeps as its tag.
+        // libyaml marks a block scalar as implicitly a string, which the reference reading keeps as its tag.
         return builder.scalar(text: String(decoding: out, as: UTF8.self), style: .literal, tag: .str,
                               line: start.line, column: start.column)
     }
@@ -748,7 +750,7 @@ struct FastYAML {
         case UInt8(ascii: "x"): 2
         case UInt8(ascii: "u"): 4
         case UInt8(ascii: "U"): 8
-        default: 0  // \N, \_, \L, \P, a line continuation, or an error: Yams
+        default: 0  // \N, \_, \L, \P, a line continuation, or an error: the reference reading
         }
         guard digits > 0 else { throw Unsupported() }
         var value: UInt32 = 0
@@ -763,7 +765,7 @@ struct FastYAML {
             value = value << 4 | UInt32(v)
             i += 1
         }
-        // Surrogates are errors for libyaml; Yams drops a leading U+FEFF from a scalar's text.
+        // Surrogates are errors for libyaml; the reference reading drops a leading U+FEFF from a scalar's text.
         guard value != 0xFEFF, let scalar = Unicode.Scalar(value) else { throw Unsupported() }
         out.append(contentsOf: UTF8.encode(scalar)!)
     }
@@ -829,7 +831,7 @@ struct FastYAML {
             case Self.comma:
                 i += 1
                 try skipFlowSpace()
-                // A trailing comma is valid YAML, but rare enough to leave to Yams.
+                // A trailing comma is valid YAML, but rare enough to leave to the reference reading.
                 if at(i) == close { throw Unsupported() }
             case close:
                 i += 1

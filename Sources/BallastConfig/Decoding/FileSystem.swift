@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// The few file operations the loaders need, behind values so tests can
 /// serve files from memory.
@@ -17,16 +18,16 @@ struct FileSystem: Sendable {
 
     static let local = FileSystem(
         entry: { path in
-            var isDirectory: ObjCBool = false
+            var isDirectory = false
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { return .missing }
-            return isDirectory.boolValue ? .directory : .file
+            return isDirectory ? .directory : .file
         },
         read: { path in
-            var isDirectory: ObjCBool = false
+            var isDirectory = false
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
                 return .failure(FileProblem(reason: "no such file"))
             }
-            if isDirectory.boolValue { return .failure(FileProblem(reason: "is a directory")) }
+            if isDirectory { return .failure(FileProblem(reason: "is a directory")) }
             guard let data = FileManager.default.contents(atPath: path) else {
                 return .failure(FileProblem(reason: "cannot be read (permission denied?)"))
             }
@@ -39,9 +40,15 @@ struct FileSystem: Sendable {
             do {
                 return .success(try FileManager.default.contentsOfDirectory(atPath: path))
             } catch {
-                return .failure(FileProblem(reason: "cannot be listed (\((error as NSError).localizedDescription))"))
+                return .failure(FileProblem(reason: "cannot be listed (\(cause(of: error)))"))
             }
         })
+
+    /// The system's words for why a file operation failed ("No such file or directory").
+    private static func cause(of error: any Error) -> String {
+        guard let posix = (error as? CocoaError)?.underlying as? POSIXError else { return "\(error)" }
+        return String(cString: strerror(posix.code.rawValue))
+    }
 
     /// `path` as seen from the directory holding `file` (relative paths in a
     /// configuration file are relative to that file, not to the daemon's cwd).

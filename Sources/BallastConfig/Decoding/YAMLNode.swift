@@ -1,11 +1,10 @@
 import BallastCore
-import Yams
 
 /// A parsed YAML (or JSON) node with the place it came from.
 ///
-/// A detached copy of Yams' `Node`: immutable and Sendable, and scalars keep
-/// their *style* instead of a resolved tag, because the decoders decide what a
-/// scalar means from the field it fills. Resolution follows the YAML 1.2 core
+/// Immutable and Sendable, and scalars keep their *style* instead of a
+/// resolved tag, because the decoders decide what a scalar means from the
+/// field it fills. Resolution follows the YAML 1.2 core
 /// schema for plain scalars (so `no` and `on` are strings, not booleans);
 /// quoted scalars are always strings.
 ///
@@ -223,11 +222,6 @@ struct TextOrigin: Sendable {
         self.init(file: node.location.file, lineOffset: node.location.line, columnOffset: indent)
     }
 
-    func location(_ mark: Mark?) -> SourceLocation {
-        guard let mark else { return location(line: 1, column: 1) }
-        return location(line: mark.line, column: mark.column)
-    }
-
     /// The place of a one-based line and column of the text.
     func location(line: Int, column: Int) -> SourceLocation {
         pinned ?? SourceLocation(file: file, line: line + lineOffset, column: column + columnOffset)
@@ -244,83 +238,11 @@ enum YAMLDocuments {
 
     static func parse(_ text: String, origin: TextOrigin) throws(Diagnostics) -> [YAMLNode] {
         if let documents = FastYAML.parse(text, origin: origin) { return documents }
-        return try parseWithYams(text, origin: origin)
+        return try parseWithLibYAML(text, origin: origin)
     }
 
     /// The reference reading, for everything `FastYAML` leaves out (and every error).
-    static func parseWithYams(_ text: String, origin: TextOrigin) throws(Diagnostics) -> [YAMLNode] {
-        do {
-            // The basic resolver: no regular expression runs per scalar, and
-            // YAMLNode resolves plain scalars itself (see YAMLNode).
-            let parser = try Parser(yaml: text, resolver: .basic)
-            var builder = YAMLTreeBuilder()
-            var roots: [Int32] = []
-            while let root = try parser.nextRoot() {
-                roots.append(convert(root, into: &builder))
-            }
-            let tree = builder.tree(origin: origin)
-            return roots.map { YAMLNode(tree: tree, id: $0) }.filter { !$0.isNull }
-        } catch let error as YamlError {
-            throw Diagnostics([diagnostic(error, origin)])
-        } catch {
-            throw Diagnostics([Diagnostic(.error, "cannot parse YAML: \(error)", at: origin.location(nil))])
-        }
-    }
-
-    private static func convert(_ node: Yams.Node, into builder: inout YAMLTreeBuilder) -> Int32 {
-        // A node without a mark is placed where `TextOrigin.location(nil)` puts it.
-        let line = node.mark?.line ?? 1, column = node.mark?.column ?? 1
-        switch node {
-        case .scalar(let s):
-            // Yams gives quoted scalars the str tag, and plain untagged ones an empty tag name.
-            let tag = s.tag.rawValue
-            let style: YAMLNode.Scalar.Style = switch s.style {
-            case .literal: .literal
-            case .folded: .folded
-            case .singleQuoted, .doubleQuoted: .quoted
-            case .plain, .any: .plain
-            }
-            // Quoted scalars carry the str tag implicitly; only a written tag counts as explicit.
-            let explicit = tag.isEmpty || tag == "!" || (style == .quoted && tag == YAMLNode.strTag) ? nil : tag
-            return builder.scalar(text: s.string, style: style, tag: .init(explicit), line: line, column: column)
-        case .sequence(let seq):
-            let mark = builder.mark
-            for item in seq { builder.addChild(convert(item, into: &builder)) }
-            return builder.collection(.sequence, from: mark, line: line, column: column)
-        case .mapping(let map):
-            let mark = builder.mark
-            for pair in map {
-                builder.addChild(convert(pair.key, into: &builder))
-                builder.addChild(convert(pair.value, into: &builder))
-            }
-            return builder.collection(.mapping, from: mark, line: line, column: column)
-        case .alias:
-            // The parser resolves aliases to the anchored node itself; an
-            // .alias node only exists in trees built in code. Treat it as null.
-            return builder.scalar(text: "", style: .plain, tag: .none, line: line, column: column)
-        }
-    }
-
-    private static func diagnostic(_ error: YamlError, _ origin: TextOrigin) -> Diagnostic {
-        func located(_ problem: String, _ context: YamlError.Context?, _ mark: Mark) -> Diagnostic {
-            let contextText = context.map { " (\($0.text) at line \($0.mark.line + origin.lineOffset))" } ?? ""
-            return Diagnostic(.error, "YAML syntax: \(problem)\(contextText)", at: origin.location(mark),
-                              hint: problem.contains("tab") ? "indent with spaces; YAML does not allow tabs for indentation"
-                                  : nil)
-        }
-        switch error {
-        case let .scanner(context, problem, mark, _), let .parser(context, problem, mark, _),
-             let .composer(context, problem, mark, _):
-            return located(problem, context, mark)
-        case let .duplicatedKeysInMapping(duplicates, context):
-            let keys = duplicates.map { "\"\($0)\"" }.joined(separator: ", ")
-            return Diagnostic(.error, "key \(keys) appears more than once in one mapping", at: origin.location(context.mark),
-                              hint: "keep one of them; YAML mappings cannot repeat a key")
-        case let .reader(problem, offset, _, _):
-            return Diagnostic(.error, "cannot read the text: \(problem)\(offset.map { " at character \($0)" } ?? "")",
-                              at: origin.location(nil), hint: "save the file as UTF-8")
-        default:
-            return Diagnostic(.error, "cannot parse YAML: \(error)", at: origin.location(nil))
-        }
+    static func parseWithLibYAML(_ text: String, origin: TextOrigin) throws(Diagnostics) -> [YAMLNode] {
+        try LibYAMLComposer.compose(text, origin: origin)
     }
 }

@@ -162,10 +162,12 @@ struct YAMLTreeBuilder: Sendable {
                   start: Int32(start), count: Int32(count)))
     }
 
-    /// A scalar whose text is not a slice of the source (escapes, block scalars, Yams).
+    /// A scalar whose text is not a slice of the source (escapes, block scalars, the reference reading).
     mutating func scalar(text: String, style: YAMLNode.Scalar.Style, tag: Tag, line: Int, column: Int) -> Int32 {
+        // The tag first: a tag of its own is a string too, and must not take the text's place.
+        let tag = tagNumber(tag)
         strings.append(text)
-        return add(.init(kind: .scalar, style: style, tag: tagNumber(tag), line: Int32(line), column: Int32(column),
+        return add(.init(kind: .scalar, style: style, tag: tag, line: Int32(line), column: Int32(column),
                          start: Int32(strings.count - 1), count: -1))
     }
 

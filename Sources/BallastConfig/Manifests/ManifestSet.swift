@@ -1,5 +1,5 @@
 import BallastCore
-import Foundation
+import FoundationEssentials
 
 /// The Kubernetes objects of one manifest file: multi-document YAML or JSON,
 /// with `kind: List` flattened, as `kubectl get -o yaml` prints them.

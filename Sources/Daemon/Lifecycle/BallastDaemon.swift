@@ -13,9 +13,14 @@
 // - SIGHUP: reload the configuration. An invalid file is rejected with the
 //   error logged and shown by `ballastctl status` (config "stale"); the
 //   running configuration stays untouched.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 import BallastConfig
 import BallastCore
-import Foundation
+import FoundationEssentials
 import Logging
 import Prometheus
 import ServiceLifecycle

@@ -16,7 +16,7 @@
 // (kube-proxy's, an operator's ipvsadm entries, firewall-mark services) is
 // never touched. The nftables table is Ballast's own.
 import BallastCore
-import Foundation
+import Dispatch
 import Synchronization
 
 public struct DataPlaneOutcome: Sendable, Hashable {

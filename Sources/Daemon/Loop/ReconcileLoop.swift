@@ -18,7 +18,7 @@
 // services and addresses of those Services. Start, resync, reload, a change
 // of Nodes or Namespaces, and the sync after one with errors run in full.
 import BallastCore
-import Foundation
+import FoundationEssentials
 import Logging
 
 public enum SyncReason: String, Sendable, Hashable, Comparable {

@@ -4,7 +4,7 @@
 // are a fixed list; nothing is labelled per Service or per address.
 import BallastCore
 import CoreMetrics
-import Foundation
+import FoundationEssentials
 import Metrics
 import Synchronization
 

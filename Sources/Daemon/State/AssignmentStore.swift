@@ -9,7 +9,7 @@ import Glibc
 import Musl
 #endif
 import BallastCore
-import Foundation
+import FoundationEssentials
 
 /// Every Service's assignment (pool and addresses, primary family first):
 /// the allocator's memory. `Assignment` is BallastCore's.

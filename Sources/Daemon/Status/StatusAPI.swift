@@ -3,7 +3,7 @@
 // part of ballastctl's `--output json` and so a stable interface: add fields,
 // do not rename them.
 import BallastCore
-import Foundation
+import FoundationEssentials
 
 /// What a client asks. Wire form: {"request":"status"} or
 /// {"request":"explain","service":"default/web"}.

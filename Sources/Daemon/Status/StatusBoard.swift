@@ -3,7 +3,7 @@
 // this snapshot only: a status request never touches the kernel or waits for
 // a sync, so `ballastctl status` works even while a sync is stuck.
 import BallastCore
-import Foundation
+import FoundationEssentials
 import Synchronization
 
 /// One completed sync, as the board records it.

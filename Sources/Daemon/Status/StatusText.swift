@@ -2,7 +2,7 @@
 // explain. Pure functions of the API's responses, so they are tested
 // without a daemon.
 import BallastCore
-import Foundation
+import FoundationEssentials
 
 public enum StatusText {
     /// Left-aligned columns separated by three spaces; the last column is not padded.
@@ -15,7 +15,7 @@ public enum StatusText {
         let widths = (0..<columns).map { column in rows.map { column < $0.count ? $0[column].count : 0 }.max() ?? 0 }
         return rows.map { row in
             row.enumerated().map { column, cell in
-                column == row.count - 1 ? cell : cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
+                column == row.count - 1 ? cell : cell.padded(to: widths[column])
             }.joined(separator: "   ").trimmingTrailingSpaces()
         }
     }
@@ -43,7 +43,7 @@ public enum StatusText {
         rows.append(["ipvs", "\(s.counts.ipvsServices) virtual service\(s.counts.ipvsServices == 1 ? "" : "s"), \(s.counts.ipvsDestinations) destination\(s.counts.ipvsDestinations == 1 ? "" : "s")"])
         rows.append(["up since", timestamp(s.startedAt, now: now)])
         let width = rows.map(\.[0].count).max() ?? 0
-        lines += rows.map { ($0[0].padding(toLength: width, withPad: " ", startingAt: 0) + "   " + $0[1]).trimmingTrailingSpaces() }
+        lines += rows.map { ($0[0].padded(to: width) + "   " + $0[1]).trimmingTrailingSpaces() }
         return lines.joined(separator: "\n") + "\n"
     }
 
@@ -124,6 +124,11 @@ public enum StatusText {
 }
 
 extension String {
+    /// Followed by spaces up to `width` characters.
+    func padded(to width: Int) -> String {
+        count >= width ? self : self + String(repeating: " ", count: width - count)
+    }
+
     func trimmingTrailingSpaces() -> String {
         var s = self
         while s.last == " " { s.removeLast() }

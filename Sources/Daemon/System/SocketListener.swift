@@ -9,7 +9,8 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import Foundation
+import BallastCore
+import FoundationEssentials
 import Logging
 import Synchronization
 
@@ -33,7 +34,7 @@ final class SocketListener: Sendable {
     /// Serves connections on a new thread until `stop()`. `handle` gets a
     /// connected socket with timeouts set, and must not close it.
     func start(ioTimeout: Duration = .seconds(2), logger: Logger, handle: @escaping @Sendable (Int32) -> Void) {
-        let thread = Thread { [listenFD, stopRead, name] in
+        let error = startDedicatedThread(named: "ballast-\(name)") { [listenFD, stopRead, name] in
             defer {
                 closeDescriptor(listenFD)
                 closeDescriptor(stopRead)
@@ -64,8 +65,13 @@ final class SocketListener: Sendable {
                 closeDescriptor(connection)
             }
         }
-        thread.name = "ballast-\(name)"
-        thread.start()
+        if error != 0 {
+            logger.error("\(name) not served: no thread", metadata: [
+                "error": "\(SystemCallError(operation: "pthread_create", errno: error))",
+            ])
+            closeDescriptor(listenFD)
+            closeDescriptor(stopRead)
+        }
     }
 
     /// Wakes the thread, which closes the listening socket and exits.

@@ -1,7 +1,11 @@
 import ArgumentParser
 import BallastConfig
 import BallastCore
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 
 /// `ballastctl ipvs apply FILE [--owned CIDR ...] [--dry-run] [--drain-timeout SECONDS] [--wait]`
 struct IPVSApplyCommand: ParsableCommand {
@@ -128,7 +132,7 @@ struct IPVSApplyCommand: ParsableCommand {
                 }
             }
             guard wait, !result.draining.isEmpty else { return totals }
-            Thread.sleep(forTimeInterval: 1)
+            sleep(1)
         }
     }
 }
