@@ -77,6 +77,13 @@ public struct SNATElements<Element: SNATElement>: Sendable, Hashable, RandomAcce
 
     public var description: String { "[" + map { "\($0)" }.joined(separator: ", ") + "]" }
 
+    /// The packed elements as they are stored, strictly increasing: for
+    /// encoders that go through 100,000 of them (the table's digest) without
+    /// unpacking each.
+    package var packedWords: [UInt64] { words }
+    /// The elements that do not pack, strictly increasing.
+    package var unpacked: [Element] { others }
+
     // MARK: Set algebra, by merging sorted arrays
 
     /// Binary search: O(log n), where a Sequence's `contains` would walk them all.
