@@ -149,6 +149,10 @@ import Testing
         #expect(x.removing(difference.removed, inserting: difference.added) == y)
         #expect(Set(x.union(y)) == setX.union(setY) && Set(x.subtracting(y)) == setX.subtracting(setY))
         #expect(difference.removed.isSubset(of: x) && difference.added.isSubset(of: y) && !y.isSubset(of: x))
+        // A few elements against the whole table (searched, not merged).
+        let few = SNATElements(old.prefix(10))
+        #expect(few.isSubset(of: x) && few.union(difference.added).isSubset(of: x) == difference.added.isEmpty)
+        #expect(!few.union(SNATElements(new.suffix(1))).isSubset(of: x) || x.contains(new.last!))
     }
 
     // MARK: - Rule destinations

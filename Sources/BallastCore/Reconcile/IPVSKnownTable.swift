@@ -200,7 +200,11 @@ public struct IPVSKnownTable: Sendable, Hashable {
 
     /// Sorted by endpoint, without traffic counters.
     private static func keep(_ destinations: [ObservedDestination], in entry: inout Entry) {
-        entry.service.destinations = destinations.map(\.destination).sorted()
+        // Sorted in place: `sorted()` would copy the mapped array, one
+        // throwaway array per service on every full dump.
+        var kept = destinations.map(\.destination)
+        kept.sort()
+        entry.service.destinations = kept
         entry.counts = [:]
         for observed in destinations
         where observed.activeConnections != 0 || observed.inactiveConnections != 0 || observed.persistentConnections != 0 {

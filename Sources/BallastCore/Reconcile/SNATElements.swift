@@ -182,6 +182,8 @@ extension Array where Element: Comparable {
 
     func isSortedSubset(of other: [Element]) -> Bool {
         guard count <= other.count else { return false }
+        // A change's few elements against a whole table: a search each, not a walk of the table.
+        if count < other.count / 64 { return allSatisfy(other.sortedContains) }
         var j = 0
         for element in self {
             while j < other.count && other[j] < element { j += 1 }
