@@ -35,7 +35,7 @@ struct SNATTableDigest: Hashable, CustomStringConvertible {
     /// The digest of `table`'s elements.
     init(_ table: SNATTable) {
         self.init(high: 0, low: 0)
-        add(table.marks, table.masquerades, sign: 1)
+        add(table.marks, table.masquerades)
     }
 
     /// The digest after `change`, when `change` was applied to a table whose
@@ -43,16 +43,17 @@ struct SNATTableDigest: Hashable, CustomStringConvertible {
     /// element diff guarantees).
     func applying(_ change: SNATTableChange) -> SNATTableDigest {
         var digest = self
-        digest.add(change.deleteMarks, change.deleteMasquerades, sign: -1)
-        digest.add(change.addMarks, change.addMasquerades, sign: 1)
+        digest.add(change.deleteMarks, change.deleteMasquerades, subtracting: true)
+        digest.add(change.addMarks, change.addMasquerades)
         return digest
     }
 
-    /// Adds (`sign` 1) or subtracts (-1) the hashes of the elements; IPv4
-    /// ones straight from their packed words. A pair of two families is
-    /// never written, so it is not in the digest either.
-    private mutating func add(_ marks: SNATElements<SNATMatch>, _ pairs: SNATElements<SNATPair>, sign: Int) {
-        func apply(_ hash: (UInt64, UInt64)) { if sign > 0 { add(hash) } else { subtract(hash) } }
+    /// Adds (or subtracts) the hashes of the elements; IPv4 ones straight
+    /// from their packed words. A pair of two families is never written, so
+    /// it is not in the digest either.
+    private mutating func add(_ marks: SNATElements<SNATMatch>, _ pairs: SNATElements<SNATPair>,
+                              subtracting: Bool = false) {
+        func apply(_ hash: (UInt64, UInt64)) { if subtracting { subtract(hash) } else { add(hash) } }
         for word in marks.packedWords { apply(Self.hash(markWord: word)) }
         for mark in marks.unpacked { apply(Self.hash(mark)) }
         for word in pairs.packedWords { apply(Self.hash(pairWord: word)) }

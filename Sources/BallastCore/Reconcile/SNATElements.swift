@@ -37,10 +37,13 @@ public struct SNATElements<Element: SNATElement>: Sendable, Hashable, RandomAcce
     }
 
     /// `elements` in any order, repeats included.
-    public init(_ elements: some Sequence<Element>) {
+    public init(_ elements: some Collection<Element>) {
+        // Exact sizes: a table read back is kept until the next full read.
+        let packable = elements.reduce(0) { $1.packed == nil ? $0 : $0 + 1 }
         var words: [UInt64] = []
         var others: [Element] = []
-        words.reserveCapacity(elements.underestimatedCount)
+        words.reserveCapacity(packable)
+        others.reserveCapacity(elements.count - packable)
         for element in elements {
             if let word = element.packed { words.append(word) } else { others.append(element) }
         }
@@ -103,15 +106,9 @@ public struct SNATElements<Element: SNATElement>: Sendable, Hashable, RandomAcce
         words.isSortedSubset(of: other.words) && others.isSortedSubset(of: other.others)
     }
 
-    public func subtracting(_ other: Self) -> Self {
-        Self(sortedWords: words.sortedMerge(other.words, keeping: .onlyInFirst),
-             sortedOthers: others.sortedMerge(other.others, keeping: .onlyInFirst))
-    }
+    public func subtracting(_ other: Self) -> Self { removing(other, inserting: []) }
 
-    public func union(_ other: Self) -> Self {
-        Self(sortedWords: words.sortedMerge(other.words, keeping: .all),
-             sortedOthers: others.sortedMerge(other.others, keeping: .all))
-    }
+    public func union(_ other: Self) -> Self { removing([], inserting: other) }
 
     /// `subtracting(removed).union(inserted)`, in one pass and one new array.
     public func removing(_ removed: Self, inserting inserted: Self) -> Self {
@@ -130,10 +127,6 @@ public struct SNATElements<Element: SNATElement>: Sendable, Hashable, RandomAcce
 }
 
 // MARK: - Sorted arrays of distinct elements
-
-enum SortedMergeKeeping {
-    case onlyInFirst, all
-}
 
 extension Array where Element: Comparable {
     /// Sorted, each element once; an array that already is comes back as it
@@ -193,35 +186,11 @@ extension Array where Element: Comparable {
         return true
     }
 
-    func sortedMerge(_ other: [Element], keeping: SortedMergeKeeping) -> [Element] {
-        if other.isEmpty { return self }
-        if isEmpty { return keeping == .all ? other : [] }
-        var result: [Element] = []
-        result.reserveCapacity(keeping == .all ? count + other.count : count)
-        var i = 0
-        var j = 0
-        while i < count && j < other.count {
-            if self[i] < other[j] {
-                result.append(self[i])
-                i += 1
-            } else if other[j] < self[i] {
-                if keeping == .all { result.append(other[j]) }
-                j += 1
-            } else {
-                if keeping == .all { result.append(self[i]) }
-                i += 1
-                j += 1
-            }
-        }
-        result.append(contentsOf: self[i...])
-        if keeping == .all { result.append(contentsOf: other[j...]) }
-        return result
-    }
-
     /// `self` without the elements of `removed` and with those of `inserted`
     /// (an element in both ends up inserted).
     func sortedReplacing(removing removed: [Element], inserting inserted: [Element]) -> [Element] {
         if removed.isEmpty && inserted.isEmpty { return self }
+        if isEmpty { return inserted }
         var result: [Element] = []
         result.reserveCapacity(count + inserted.count)
         var r = 0

@@ -91,7 +91,7 @@ public struct SNATPair: SNATElement, CustomStringConvertible {
 
     public init(address: IPAddress, destination: IPAddress) {
         if case .v4(let vip) = address, case .v4(let endpoint) = destination {
-            storage = .v4(UInt64(vip.value) << 32 | UInt64(endpoint.value))
+            storage = .v4(Self.word(address: vip.value, destination: endpoint.value))
         } else {
             storage = .other(Addresses(address, destination))
         }
@@ -124,7 +124,11 @@ public struct SNATPair: SNATElement, CustomStringConvertible {
         return (a.address, a.destination) < (b.address, b.destination)
     }
 
-    /// Two IPv4 addresses: the VIP in the high 32 bits, the destination in the low.
+    /// The word of an all-IPv4 pair: the VIP in the high 32 bits, the destination in the low.
+    static func word(address: UInt32, destination: UInt32) -> UInt64 {
+        UInt64(address) << 32 | UInt64(destination)
+    }
+
     public var packed: UInt64? {
         guard case .v4(let word) = storage else { return nil }
         return word
@@ -174,7 +178,9 @@ public struct SNATTable: Sendable, Hashable, CustomStringConvertible {
             switch rule.address {
             case .v4(let vip):
                 guard !rule.destinations.ipv4.isEmpty else { continue }
-                for destination in rule.destinations.ipv4 { pairWords.append(UInt64(vip.value) << 32 | UInt64(destination)) }
+                for destination in rule.destinations.ipv4 {
+                    pairWords.append(SNATPair.word(address: vip.value, destination: destination))
+                }
                 markWords.append(mark.packed!)
             case .v6:
                 guard !rule.destinations.ipv6.isEmpty else { continue }
