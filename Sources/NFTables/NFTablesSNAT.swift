@@ -60,8 +60,8 @@ public final class NFTablesSNAT: SNATControl {
         }
         let listing = try NFTContext.run("list table inet \(tableName)", json: true, operation: operation)
         switch try decode(operation, { try SNATTableJSON.read(listing, table: tableName, mark: mark) }) {
-        case .table(let contents):
-            digest.withLock { $0 = SNATTableDigest(contents) }
+        case .table(let contents, let found):
+            digest.withLock { $0 = found }
             return contents
         case .unrecognized(let what):
             digest.withLock { $0 = nil }
@@ -112,8 +112,10 @@ public final class NFTablesSNAT: SNATControl {
 
     public func replace(with contents: SNATTable) throws(DataPlaneError) {
         digest.withLock { $0 = nil }
-        try NFTContext.run(script(for: contents), json: false, operation: "replace \(tableDescription) with \(contents)")
-        digest.withLock { $0 = SNATTableDigest(contents) }
+        let written = SNATTableDigest(contents)
+        try NFTContext.run(SNATTableText.replaceScript(table: tableName, mark: mark, contents: contents, digest: written),
+                           json: false, operation: "replace \(tableDescription) with \(contents)")
+        digest.withLock { $0 = written }
         logger.info("replaced SNAT table", metadata: ["nft.table": "\(tableName)", "nft.marks": "\(contents.marks.count)",
                                                       "nft.masquerades": "\(contents.masquerades.count)"])
     }
@@ -139,7 +141,7 @@ public final class NFTablesSNAT: SNATControl {
 
     /// The nft script `replace(with:)` runs for `contents` (for `ballastctl`, docs and tests).
     public func script(for contents: SNATTable) -> String {
-        SNATTableText.replaceScript(table: tableName, mark: mark, contents: contents)
+        SNATTableText.replaceScript(table: tableName, mark: mark, contents: contents, digest: SNATTableDigest(contents))
     }
 
     /// The table's shape from libnftables' terse listing of the inet

@@ -35,8 +35,7 @@ struct SNATTableDigest: Hashable, CustomStringConvertible {
     /// The digest of `table`'s elements.
     init(_ table: SNATTable) {
         self.init(high: 0, low: 0)
-        for mark in table.marks { add(Self.hash(mark)) }
-        for pair in table.masquerades where pair.address.family == pair.destination.family { add(Self.hash(pair)) }
+        add(table.marks, table.masquerades)
     }
 
     /// The digest after `change`, when `change` was applied to a table whose
@@ -44,15 +43,21 @@ struct SNATTableDigest: Hashable, CustomStringConvertible {
     /// element diff guarantees).
     func applying(_ change: SNATTableChange) -> SNATTableDigest {
         var digest = self
-        for mark in change.deleteMarks { digest.subtract(Self.hash(mark)) }
-        for pair in change.deleteMasquerades where pair.address.family == pair.destination.family {
-            digest.subtract(Self.hash(pair))
-        }
-        for mark in change.addMarks { digest.add(Self.hash(mark)) }
-        for pair in change.addMasquerades where pair.address.family == pair.destination.family {
-            digest.add(Self.hash(pair))
-        }
+        digest.add(change.deleteMarks, change.deleteMasquerades, subtracting: true)
+        digest.add(change.addMarks, change.addMasquerades)
         return digest
+    }
+
+    /// Adds (or subtracts) the hashes of the elements; IPv4 ones straight
+    /// from their packed words. A pair of two families is never written, so
+    /// it is not in the digest either.
+    private mutating func add(_ marks: SNATElements<SNATMatch>, _ pairs: SNATElements<SNATPair>,
+                              subtracting: Bool = false) {
+        func apply(_ hash: (UInt64, UInt64)) { if subtracting { subtract(hash) } else { add(hash) } }
+        for word in marks.packedWords { apply(Self.hash(markWord: word)) }
+        for mark in marks.unpacked { apply(Self.hash(mark)) }
+        for word in pairs.packedWords { apply(Self.hash(pairWord: word)) }
+        for pair in pairs.unpacked where pair.address.family == pair.destination.family { apply(Self.hash(pair)) }
     }
 
     /// The four 32-bit words of the `digest` set's one element
@@ -93,11 +98,30 @@ struct SNATTableDigest: Hashable, CustomStringConvertible {
         return (chain.a, chain.b)
     }
 
+    /// `hash(SNATMatch(packed: word))`: the same fields, read from the word
+    /// (VIP in the high 32 bits, then port, then protocol number).
+    private static func hash(markWord word: UInt64) -> (UInt64, UInt64) {
+        var chain = Chain()
+        chain.feed(1)
+        chain.feed(ipv4: word >> 32)
+        chain.feed((word & 0xffff) << 16 | (word >> 16 & 0xffff))
+        return (chain.a, chain.b)
+    }
+
     private static func hash(_ pair: SNATPair) -> (UInt64, UInt64) {
         var chain = Chain()
         chain.feed(2)
         chain.feed(pair.address)
         chain.feed(pair.destination)
+        return (chain.a, chain.b)
+    }
+
+    /// `hash(SNATPair(packed: word))`: VIP in the high 32 bits, destination in the low.
+    private static func hash(pairWord word: UInt64) -> (UInt64, UInt64) {
+        var chain = Chain()
+        chain.feed(2)
+        chain.feed(ipv4: word >> 32)
+        chain.feed(ipv4: word & 0xffff_ffff)
         return (chain.a, chain.b)
     }
 
@@ -111,10 +135,15 @@ struct SNATTableDigest: Hashable, CustomStringConvertible {
             b = mix(b ^ field)
         }
 
+        /// An IPv4 address by its 32-bit value.
+        mutating func feed(ipv4 value: UInt64) {
+            feed(4 << 32 | value)
+        }
+
         mutating func feed(_ address: IPAddress) {
             switch address {
             case .v4(let v4):
-                feed(4 << 32 | UInt64(v4.value))
+                feed(ipv4: UInt64(v4.value))
             case .v6(let v6):
                 feed(6)
                 feed(v6.high)

@@ -7,8 +7,9 @@ enum SNATTableJSON {
     /// What `nft -j list table inet NAME` printed.
     enum Reading: Equatable {
         /// The table holds exactly the shape `SNATTableText` writes with this
-        /// mark, and its digest matches its elements.
-        case table(SNATTable)
+        /// mark, and its digest matches its elements (given here, so that
+        /// 100,000 elements are not hashed a second time).
+        case table(SNATTable, digest: SNATTableDigest)
         /// The table exists but holds something else (another mark, an edit by
         /// hand, elements that do not match the digest written with them, the
         /// layouts of Ballast before named sets or before the digest): it must
@@ -58,8 +59,9 @@ enum SNATTableJSON {
         case .failure(let unrecognized): return .unrecognized(unrecognized.what)
         case .success(let l): layout = l
         }
-        if layout.sets.isEmpty { return .table(SNATTable()) }
-        var contents = SNATTable()
+        if layout.sets.isEmpty { return .table(SNATTable(), digest: SNATTableDigest(SNATTable())) }
+        var marks: [SNATMatch] = []
+        var masquerades: [SNATPair] = []
         for (set, elements) in layout.sets {
             guard let set = SNATTableText.SetName(rawValue: set) else { continue }
             for element in elements {
@@ -72,17 +74,18 @@ enum SNATTableJSON {
                           let port = portNumber(values[2]) else {
                         return .unrecognized("an element of set \(set.rawValue) that is not VIP . protocol . port")
                     }
-                    contents.marks.insert(SNATMatch(address: vip, protocol: proto, port: port))
+                    marks.append(SNATMatch(address: vip, protocol: proto, port: port))
                 } else {
                     guard values.count == 2, case .string(let vipText) = values[0], let vip = IPAddress(vipText),
                           case .string(let destinationText) = values[1], let destination = IPAddress(destinationText),
                           vip.family == set.family, destination.family == set.family else {
                         return .unrecognized("an element of set \(set.rawValue) that is not VIP . destination")
                     }
-                    contents.masquerades.insert(SNATPair(address: vip, destination: destination))
+                    masquerades.append(SNATPair(address: vip, destination: destination))
                 }
             }
         }
+        let contents = SNATTable(marks: SNATElements(marks), masquerades: SNATElements(masquerades))
         // No elements means no chains (`SNATTableText`): chains hooked to
         // empty sets are not what Ballast would write.
         guard !contents.isEmpty else { return .unrecognized("chains and sets without elements") }
@@ -91,7 +94,7 @@ enum SNATTableJSON {
         guard let digest = digest(layout.sets[SNATTableText.digestSet] ?? []), digest == SNATTableDigest(contents) else {
             return .unrecognized("elements that do not match the digest written with them")
         }
-        return .table(contents)
+        return .table(contents, digest: digest)
     }
 
     // MARK: - Layout

@@ -85,8 +85,9 @@ enum SNATTableText {
 
     /// The nft script that replaces the table atomically: libnftables applies
     /// one buffer as one transaction. Creating the table first makes the
-    /// delete succeed whether or not it existed.
-    static func replaceScript(table: String, mark: UInt32, contents: SNATTable) -> String {
+    /// delete succeed whether or not it existed. `digest` is
+    /// `SNATTableDigest(contents)`, which the caller keeps too.
+    static func replaceScript(table: String, mark: UInt32, contents: SNATTable, digest: SNATTableDigest) -> String {
         var lines = [
             "table inet \(table) {}",
             "delete table inet \(table)",
@@ -105,7 +106,7 @@ enum SNATTableText {
             }
             lines.append("\tset \(digestSet) {")
             lines.append("\t\ttype \(digestType.joined(separator: " . "))")
-            lines.append("\t\telements = { \(SNATTableDigest(contents).element) }")
+            lines.append("\t\telements = { \(digest.element) }")
             lines.append("\t}")
             let markHex = hex(mark)
             lines.append("\tchain \(prerouteChain) {")
@@ -155,13 +156,16 @@ enum SNATTableText {
         "table inet \(table) {}\ndelete table inet \(table)\n"
     }
 
-    /// Each set's elements in nft syntax, sorted so that scripts are stable.
-    private static func elementsBySet(marks: Set<SNATMatch>, masquerades: Set<SNATPair>) -> [SetName: [String]] {
+    /// Each set's elements in nft syntax, sorted so that scripts are stable
+    /// (`SNATElements` is, within each family: a pair of two families, the
+    /// only one out of order, is not written).
+    private static func elementsBySet(marks: SNATElements<SNATMatch>,
+                                      masquerades: SNATElements<SNATPair>) -> [SetName: [String]] {
         var elements: [SetName: [String]] = [:]
-        for m in marks.sorted() {
+        for m in marks {
             elements[.mark(m.address.family), default: []].append("\(m.address) . \(m.protocol.number) . \(m.port)")
         }
-        for p in masquerades.sorted() where p.destination.family == p.address.family {
+        for p in masquerades where p.destination.family == p.address.family {
             elements[.masquerade(p.address.family), default: []].append("\(p.address) . \(p.destination)")
         }
         return elements

@@ -1,5 +1,6 @@
 import BallastCore
 import BallastFakes
+import BallastTestSupport
 import Testing
 
 /// The remembered table must stay what a dump would return, round after
@@ -162,5 +163,96 @@ import Testing
                             ownership: own, now: t0)
         #expect(diff.isEmpty && diff.draining.count == 1)
         #expect(diff.servicesWithLeavingDestinations == [web.key])
+    }
+
+    // MARK: - One sorted array of services
+
+    /// What the table held as a dictionary by key: operations applied one by
+    /// one, the dump form sorted at the end.
+    struct Reference {
+        var services: [VirtualServiceKey: ObservedVirtualService] = [:]
+
+        mutating func apply(_ operation: IPVSOperation) {
+            switch operation {
+            case .addService(let service):
+                guard services[service.key] == nil else { return }
+                services[service.key] = ObservedVirtualService(key: service.key, scheduler: service.scheduler,
+                                                               flags: service.flags, persistence: service.persistence)
+            case .editService(let service):
+                services[service.key]?.scheduler = service.scheduler
+                services[service.key]?.flags = service.flags
+                services[service.key]?.persistence = service.persistence
+            case .deleteService(let key):
+                services[key] = nil
+            case .addDestination(let key, let destination):
+                guard let service = services[key],
+                      !service.destinations.contains(where: { $0.destination.endpoint == destination.endpoint }) else { return }
+                services[key]?.destinations.append(ObservedDestination(destination: destination))
+                services[key]?.destinations.sort { $0.destination.endpoint < $1.destination.endpoint }
+            case .editDestination(let key, let destination):
+                guard let index = services[key]?.destinations.firstIndex(where: {
+                    $0.destination.endpoint == destination.endpoint
+                }) else { return }
+                services[key]?.destinations[index].destination = destination
+            case .deleteDestination(let key, let endpoint):
+                services[key]?.destinations.removeAll { $0.destination.endpoint == endpoint }
+            }
+        }
+
+        var dump: [ObservedVirtualService] { services.values.sorted { $0.key < $1.key } }
+    }
+
+    /// Batches of random writes on a few keys and endpoints, so that a batch
+    /// adds, deletes and adds again the same service, and writes to services
+    /// it added or deleted before.
+    @Test(arguments: 1...12)
+    func followsAReferenceThroughRandomBatches(seed: Int) {
+        var rng = SplitMix64(seed: UInt64(seed))
+        let keys = [tcp("192.0.2.10", 80), udp("192.0.2.10", 53), tcp("192.0.2.11", 80), tcp("2001:db8::10", 443),
+                    fwm(7), fwm(7, .ipv6), sctp("192.0.2.9", 9)]
+        let endpoints = ["10.0.0.5:8080", "10.0.0.6:8080", "10.0.0.7:80", "[2001:db8::5]:443"]
+        func destination() -> IPVSDestination {
+            dest(rng.pick(endpoints), weight: rng.pick([0, 1, 3]), forward: rng.pick([.masquerade, .directRoute]))
+        }
+        func operation() -> IPVSOperation {
+            let key = rng.pick(keys)
+            switch Int.random(in: 0..<6, using: &rng) {
+            case 0: return .addService(service(key, rng.pick([.rr, .wlc])))
+            case 1: return .editService(service(key, rng.pick([.rr, .sh]), flags: rng.pick([[], .shPort])))
+            case 2: return .deleteService(key)
+            case 3: return .editDestination(key, destination())
+            case 4: return .deleteDestination(key, ep(rng.pick(endpoints)))
+            default: return .addDestination(key, destination())
+            }
+        }
+        // Start from a dump with connection counts, in no particular order.
+        let start = [observed(web, active: ["10.0.0.5:8080": 3]), observed(mail), observed(dns, inactive: ["10.0.0.5:53": 1])]
+        var known = IPVSKnownTable(start.shuffled(using: &rng))
+        var reference = Reference()
+        for var service in start {
+            service.destinations.sort { $0.destination.endpoint < $1.destination.endpoint }
+            reference.services[service.key] = service
+        }
+        for round in 0..<40 {
+            let batch = (0..<Int.random(in: 1...12, using: &rng)).map { _ in operation() }
+            known.apply(batch)
+            for operation in batch { reference.apply(operation) }
+            #expect(known.services == reference.dump, "seed \(seed), round \(round): \(batch)")
+            #expect(known.count == reference.services.count)
+            for key in keys {
+                #expect(known[key] == reference.services[key], "seed \(seed), round \(round): \(key)")
+                #expect(known.destinationCount(of: key) == reference.services[key]?.destinations.count)
+            }
+        }
+    }
+
+    /// The kernel lists services in hash order; a key listed twice keeps its first listing.
+    @Test func aDumpInAnyOrderIsSortedAndAKeyListedTwiceKeepsTheFirst() {
+        var otherWeb = web
+        otherWeb.scheduler = .wlc
+        let known = IPVSKnownTable([observed(mail), observed(web), observed(dns), observed(otherWeb)])
+        #expect(known.services.map(\.key) == [web, dns, mail].map(\.key).sorted())
+        #expect(known[web.key]?.scheduler == .rr)
+        #expect(known == IPVSKnownTable([observed(dns), observed(web), observed(mail)]))
     }
 }

@@ -234,13 +234,13 @@ import Testing
     }
 
     @Test func readsTheSetsBack() throws {
-        #expect(try SNATTableJSON.read(Self.listed, table: "ballast", mark: 0x1000_0000) == .table(Self.table))
-        #expect(try SNATTableJSON.read(Self.listedV4Only, table: "ballast", mark: 0x1000_0000) == .table(Self.v4Only))
+        #expect(try SNATTableJSON.read(Self.listed, table: "ballast", mark: 0x1000_0000) == .table(Self.table, digest: SNATTableDigest(Self.table)))
+        #expect(try SNATTableJSON.read(Self.listedV4Only, table: "ballast", mark: 0x1000_0000) == .table(Self.v4Only, digest: SNATTableDigest(Self.v4Only)))
     }
 
     @Test func anEmptyTableIsOurs() throws {
         let empty = #"{"nftables": [{"metainfo": {"version": "1.0.6"}}, {"table": {"family": "inet", "name": "ballast", "handle": 3}}]}"#
-        #expect(try SNATTableJSON.read(empty, table: "ballast", mark: 0x1000_0000) == .table(SNATTable()))
+        #expect(try SNATTableJSON.read(empty, table: "ballast", mark: 0x1000_0000) == .table(SNATTable(), digest: SNATTableDigest(high: 0, low: 0)))
     }
 
     @Test func theLayoutOfBallastBeforeNamedSetsIsNotOurs() throws {
@@ -285,7 +285,7 @@ import Testing
         let edited = Self.listed.replacingOccurrences(of: replacing, with: with)
         #expect(edited != Self.listed)
         let reading = try? SNATTableJSON.read(edited, table: "ballast", mark: 0x1000_0000)
-        if case .table(let contents)? = reading { Issue.record("accepted as \(contents)") }
+        if case .table(let contents, _)? = reading { Issue.record("accepted as \(contents)") }
     }
 
     @Test func aMissingRuleIsNotOurs() throws {

@@ -383,13 +383,3 @@ private struct PlanRun {
         plans[index] = plan
     }
 }
-
-extension Array where Element: Comparable {
-    /// Sorted, each element once (cheaper than a Set for the handful of elements here).
-    func sortedUnique() -> [Element] {
-        var result: [Element] = []
-        result.reserveCapacity(count)
-        for element in sorted() where result.last != element { result.append(element) }
-        return result
-    }
-}

@@ -10,14 +10,14 @@ public struct SNATRule: Sendable, Hashable, Comparable, CustomStringConvertible 
     public var address: IPAddress
     public var port: UInt16
     public var `protocol`: IPVSProtocol
-    /// Destinations (real servers) whose traffic from this VIP:port is masqueraded.
-    public var destinations: [IPAddress]
+    /// Destinations (real servers) whose traffic from this VIP:port is masqueraded, sorted.
+    public var destinations: SNATDestinations
 
-    public init(address: IPAddress, port: UInt16, protocol: IPVSProtocol, destinations: [IPAddress]) {
+    public init(address: IPAddress, port: UInt16, protocol: IPVSProtocol, destinations: some Collection<IPAddress>) {
         self.address = address
         self.port = port
         self.protocol = `protocol`
-        self.destinations = destinations.sorted()
+        self.destinations = SNATDestinations(destinations)
     }
 
     public var description: String {

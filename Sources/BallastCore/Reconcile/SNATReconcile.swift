@@ -1,14 +1,14 @@
-// Desired vs actual for Ballast's SNAT table, as sets of elements. A change of
-// Services becomes the elements to add and delete, written in one
-// transaction; the whole table is written only when it is missing, not
-// Ballast's, or turns empty or non-empty (no elements means no chains, so no
-// hooks). A table that is already right is never written, so a restarted
-// daemon does not touch it.
+// Desired vs actual for Ballast's SNAT table, as sorted sets of elements
+// (SNATElements). A change of Services becomes the elements to add and
+// delete, written in one transaction; the whole table is written only when
+// it is missing, not Ballast's, or turns empty or non-empty (no elements
+// means no chains, so no hooks). A table that is already right is never
+// written, so a restarted daemon does not touch it.
 
 /// A connection's original destination that needs source NAT: a VIP, protocol
 /// and port of a Service whose traffic policy is Cluster and that has
 /// endpoints on other nodes. Packets to it get the mark.
-public struct SNATMatch: Sendable, Hashable, Comparable, CustomStringConvertible {
+public struct SNATMatch: SNATElement, CustomStringConvertible {
     public var address: IPAddress
     public var `protocol`: IPVSProtocol
     public var port: UInt16
@@ -24,6 +24,24 @@ public struct SNATMatch: Sendable, Hashable, Comparable, CustomStringConvertible
     public static func < (a: Self, b: Self) -> Bool {
         (a.address, a.port, a.protocol.number) < (b.address, b.port, b.protocol.number)
     }
+
+    /// An IPv4 VIP in the high 32 bits, then the port, then the protocol
+    /// number: the words order as `<` does.
+    public var packed: UInt64? {
+        guard case .v4(let vip) = address else { return nil }
+        return UInt64(vip.value) << 32 | UInt64(port) << 16 | UInt64(`protocol`.number)
+    }
+
+    public init(packed word: UInt64) {
+        address = .v4(IPv4Address(UInt32(truncatingIfNeeded: word >> 32)))
+        port = UInt16(truncatingIfNeeded: word >> 16)
+        `protocol` = switch UInt16(truncatingIfNeeded: word) {
+        case IPVSProtocol.tcp.number: .tcp
+        case IPVSProtocol.udp.number: .udp
+        case IPVSProtocol.sctp.number: .sctp
+        default: preconditionFailure("\(word) is not a packed SNATMatch")
+        }
+    }
 }
 
 /// A VIP and an endpoint on another node that IPVS forwards it to: marked
@@ -37,13 +55,13 @@ public struct SNATMatch: Sendable, Hashable, Comparable, CustomStringConvertible
 /// source NAT; an endpoint address is remote or local by the node it runs on,
 /// whichever port it serves, so the pair cannot make a local endpoint
 /// masqueraded.
-public struct SNATPair: Sendable, Hashable, Comparable, CustomStringConvertible {
-    /// The real daemon remembers the table it last wrote (90,000 pairs at
-    /// 10,000 Services), so the pair is kept small: two IPv4 addresses are one
-    /// 8-byte word, anything else sits in a shared box. `IPAddress` takes 17
-    /// bytes, so two of them made a 48-byte stride and 6 MiB of set at that
-    /// scale; this takes 16. One pair has one form (IPv4 pairs are always
-    /// `.v4`), so the synthesized equality and hash stay those of the values.
+public struct SNATPair: SNATElement, CustomStringConvertible {
+    /// Kept small: two IPv4 addresses are one 8-byte word, which is also
+    /// what a table stores for the pair (`packed`, `SNATElements`); anything
+    /// else sits in a shared box. `IPAddress` takes 17 bytes, so two of them
+    /// made a 48-byte stride; this takes 16. One pair has one form (IPv4
+    /// pairs are always `.v4`), so the synthesized equality and hash stay
+    /// those of the values.
     private enum Storage: Sendable, Hashable {
         /// VIP in the high 32 bits, destination in the low.
         case v4(UInt64)
@@ -73,7 +91,7 @@ public struct SNATPair: Sendable, Hashable, Comparable, CustomStringConvertible 
 
     public init(address: IPAddress, destination: IPAddress) {
         if case .v4(let vip) = address, case .v4(let endpoint) = destination {
-            storage = .v4(UInt64(vip.value) << 32 | UInt64(endpoint.value))
+            storage = .v4(Self.word(address: vip.value, destination: endpoint.value))
         } else {
             storage = .other(Addresses(address, destination))
         }
@@ -105,16 +123,30 @@ public struct SNATPair: Sendable, Hashable, Comparable, CustomStringConvertible 
         if case .v4(let x) = a.storage, case .v4(let y) = b.storage { return x < y }
         return (a.address, a.destination) < (b.address, b.destination)
     }
+
+    /// The word of an all-IPv4 pair: the VIP in the high 32 bits, the destination in the low.
+    static func word(address: UInt32, destination: UInt32) -> UInt64 {
+        UInt64(address) << 32 | UInt64(destination)
+    }
+
+    public var packed: UInt64? {
+        guard case .v4(let word) = storage else { return nil }
+        return word
+    }
+
+    public init(packed word: UInt64) {
+        storage = .v4(word)
+    }
 }
 
 /// What Ballast's SNAT table holds: the VIP:ports whose packets are marked and
 /// the VIP → remote endpoint pairs that marked connections are masqueraded
 /// towards. Both families together; the table keeps them in separate sets.
 public struct SNATTable: Sendable, Hashable, CustomStringConvertible {
-    public var marks: Set<SNATMatch>
-    public var masquerades: Set<SNATPair>
+    public var marks: SNATElements<SNATMatch>
+    public var masquerades: SNATElements<SNATPair>
 
-    public init(marks: Set<SNATMatch> = [], masquerades: Set<SNATPair> = []) {
+    public init(marks: SNATElements<SNATMatch> = [], masquerades: SNATElements<SNATPair> = []) {
         self.marks = marks
         self.masquerades = masquerades
     }
@@ -123,20 +155,43 @@ public struct SNATTable: Sendable, Hashable, CustomStringConvertible {
     /// dropped (IPVS cannot forward across families, so they are unreachable
     /// through the rule anyway), and a rule left without destinations marks
     /// nothing (nothing to masquerade).
+    ///
+    /// IPv4 elements are packed straight from the rules' words. The plan's
+    /// rules are sorted by VIP, so the packed arrays come out sorted and are
+    /// kept as built, at their exact size; only a VIP with several ports
+    /// repeats its pairs, which costs a sort.
     public init(rules: [SNATRule]) {
-        self.init()
-        // 100,000 pairs at 10,000 Services: growing the sets step by step
-        // rehashed them about as often as they were filled (docs/performance.md).
-        marks.reserveCapacity(rules.count)
-        masquerades.reserveCapacity(rules.reduce(0) { $0 + $1.destinations.count })
-        for rule in rules {
-            var any = false
-            for destination in rule.destinations where destination.family == rule.address.family {
-                masquerades.insert(SNATPair(address: rule.address, destination: destination))
-                any = true
-            }
-            if any { marks.insert(SNATMatch(address: rule.address, protocol: rule.protocol, port: rule.port)) }
+        var markWords: [UInt64] = []
+        var pairWords: [UInt64] = []
+        var otherMarks: [SNATMatch] = []
+        var otherPairs: [SNATPair] = []
+        var ipv4Rules = 0
+        var ipv4Pairs = 0
+        for rule in rules where rule.address.family == .ipv4 && !rule.destinations.ipv4.isEmpty {
+            ipv4Rules += 1
+            ipv4Pairs += rule.destinations.ipv4.count
         }
+        markWords.reserveCapacity(ipv4Rules)
+        pairWords.reserveCapacity(ipv4Pairs)
+        for rule in rules {
+            let mark = SNATMatch(address: rule.address, protocol: rule.protocol, port: rule.port)
+            switch rule.address {
+            case .v4(let vip):
+                guard !rule.destinations.ipv4.isEmpty else { continue }
+                for destination in rule.destinations.ipv4 {
+                    pairWords.append(SNATPair.word(address: vip.value, destination: destination))
+                }
+                markWords.append(mark.packed!)
+            case .v6:
+                guard !rule.destinations.ipv6.isEmpty else { continue }
+                for destination in rule.destinations.ipv6 {
+                    otherPairs.append(SNATPair(address: rule.address, destination: .v6(destination)))
+                }
+                otherMarks.append(mark)
+            }
+        }
+        marks = SNATElements(words: markWords, others: otherMarks)
+        masquerades = SNATElements(words: pairWords, others: otherPairs)
     }
 
     public var isEmpty: Bool { marks.isEmpty && masquerades.isEmpty }
@@ -146,31 +201,32 @@ public struct SNATTable: Sendable, Hashable, CustomStringConvertible {
     }
 
     public func applying(_ change: SNATTableChange) -> SNATTable {
-        SNATTable(marks: marks.subtracting(change.deleteMarks).union(change.addMarks),
-                  masquerades: masquerades.subtracting(change.deleteMasquerades).union(change.addMasquerades))
+        SNATTable(marks: marks.removing(change.deleteMarks, inserting: change.addMarks),
+                  masquerades: masquerades.removing(change.deleteMasquerades, inserting: change.addMasquerades))
     }
 }
 
 /// The elements to add to and delete from an SNAT table.
 public struct SNATTableChange: Sendable, Hashable, CustomStringConvertible {
-    public var addMarks: Set<SNATMatch>
-    public var deleteMarks: Set<SNATMatch>
-    public var addMasquerades: Set<SNATPair>
-    public var deleteMasquerades: Set<SNATPair>
+    public var addMarks: SNATElements<SNATMatch>
+    public var deleteMarks: SNATElements<SNATMatch>
+    public var addMasquerades: SNATElements<SNATPair>
+    public var deleteMasquerades: SNATElements<SNATPair>
 
-    public init(addMarks: Set<SNATMatch> = [], deleteMarks: Set<SNATMatch> = [],
-                addMasquerades: Set<SNATPair> = [], deleteMasquerades: Set<SNATPair> = []) {
+    public init(addMarks: SNATElements<SNATMatch> = [], deleteMarks: SNATElements<SNATMatch> = [],
+                addMasquerades: SNATElements<SNATPair> = [], deleteMasquerades: SNATElements<SNATPair> = []) {
         self.addMarks = addMarks
         self.deleteMarks = deleteMarks
         self.addMasquerades = addMasquerades
         self.deleteMasquerades = deleteMasquerades
     }
 
-    /// What turns `old` into `new`.
+    /// What turns `old` into `new`: one merge of each pair of sorted sets.
     public init(from old: SNATTable, to new: SNATTable) {
-        self.init(addMarks: new.marks.subtracting(old.marks), deleteMarks: old.marks.subtracting(new.marks),
-                  addMasquerades: new.masquerades.subtracting(old.masquerades),
-                  deleteMasquerades: old.masquerades.subtracting(new.masquerades))
+        let marks = SNATElements.difference(from: old.marks, to: new.marks)
+        let masquerades = SNATElements.difference(from: old.masquerades, to: new.masquerades)
+        self.init(addMarks: marks.added, deleteMarks: marks.removed,
+                  addMasquerades: masquerades.added, deleteMasquerades: masquerades.removed)
     }
 
     public var isEmpty: Bool {

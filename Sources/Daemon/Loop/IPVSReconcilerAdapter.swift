@@ -114,14 +114,16 @@ public final class DrainingIPVSReconciler: IPVSReconciling {
         // The table is taken out of memory while this round works on it (and
         // put back at the end): a copy left behind would make every change to
         // it copy all 10,000 services.
-        let taken = memory.withLock { memory in
+        var taken = memory.withLock { memory in
             defer { memory.table = nil; memory.readAhead = nil; memory.rounds += 1 }
             return (book: memory.drainBook, table: memory.table, readAhead: memory.readAhead,
                     generation: memory.forgotten)
         }
         var book = taken.book
-        var remembered = taken.table
-        if !remembersTable { remembered = nil }
+        // Moved, not copied, out of `taken`: the round's table must be the
+        // only reference to its storage, or its first change (a service read
+        // afresh) copies all 10,000 services.
+        var remembered = remembersTable ? taken.table.take() : nil
         // In scope too: every service with a draining destination, whose drain
         // goes on (or ends) on every round, and whose book entries the diff
         // hands on only for the services it looks at. Against a fresh dump,
@@ -142,7 +144,7 @@ public final class DrainingIPVSReconciler: IPVSReconciling {
             // from back then: the services a destination leaves are read
             // afresh before the diff decides between draining and deleting,
             // or a destination that gained connections since would be cut.
-            if var known = remembered ?? taken.readAhead {
+            if var known = remembered.take() ?? taken.readAhead.take() {
                 plan = diff(known)
                 let leaving = plan.servicesWithLeavingDestinations
                 if !leaving.isEmpty {
