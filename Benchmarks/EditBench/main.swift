@@ -252,8 +252,8 @@ try generate(options)
 print("edit-bench: \(options.services) Services × \(options.endpoints) endpoints in \(options.directory) "
       + "(generated in \(ms(generated.duration(to: clock.now))) ms)")
 
-// As ballastd does first thing (FreedMemory.useOneArena).
-if options.memory { FreedMemory.useOneArena() }
+// As ballastd does first thing (FreedMemory.configure).
+if options.memory { FreedMemory.configure() }
 var logger = Logger(label: "ballast.edit-bench")
 logger.logLevel = .error
 let fake = FakeIPVS()

@@ -6,7 +6,7 @@ import Daemon
 enum Main {
     static func main() async {
         // Before any other thread allocates (see FreedMemory).
-        FreedMemory.useOneArena()
+        FreedMemory.configure()
         await Ballastd.main()
     }
 }

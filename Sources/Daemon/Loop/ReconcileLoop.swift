@@ -259,7 +259,14 @@ public actor ReconcileLoop {
     }
 
     private func savePersistedAssignments() {
-        guard let persist, assignments != persisted else { return }
+        guard assignments != persisted else {
+            // What the file holds already (every restart that changed nothing):
+            // keep the allocation's table only, not also the one read from the
+            // file beside it (10,000 entries, 2–3 MiB).
+            persisted = assignments
+            return
+        }
+        guard let persist else { return }
         do {
             try persist(assignments)
             persisted = assignments

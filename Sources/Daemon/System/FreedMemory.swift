@@ -12,7 +12,18 @@
 // malloc_trim(0) returns every free page to the kernel, so the resident size
 // is what the daemon keeps, not the high-water mark of its last sync.
 //
-// Both are looked up at run time because Swift's Glibc module does not import
+//
+// glibc adapts two thresholds as a program runs: once a big block served by
+// mmap is freed, blocks up to its size come from the heap from then on, and
+// free memory at the top of the heap is kept up to twice that. The first
+// sync frees arrays of tens of MB, so afterwards nothing was given back
+// between syncs: the L2 announcer's takeover burst after READY left 3.5 MiB
+// more resident for good (daemon-bench, 10,000 Services, 1,030 addresses
+// announced here). Setting both thresholds to glibc's own starting values
+// stops the adapting: a big block is unmapped when freed, and free() hands
+// the heap's top back once 128 KiB of it are free.
+//
+// They are looked up at run time because Swift's Glibc module does not import
 // <malloc.h>; on a C library without them (musl) they do nothing.
 #if canImport(Glibc)
 import Glibc
@@ -28,15 +39,22 @@ public enum FreedMemory {
         .map { unsafeBitCast($0, to: Trim.self) }
     private static let mallopt: Option? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt")
         .map { unsafeBitCast($0, to: Option.self) }
-    /// M_ARENA_MAX in <malloc.h>.
-    private static let arenaMax: Int32 = -8
+    /// mallopt's parameters in <malloc.h>, with the environment variable that
+    /// sets each (which wins: an operator's tuning is kept).
+    private static let arenaMax = (parameter: Int32(-8), variable: "MALLOC_ARENA_MAX")
+    private static let trimThreshold = (parameter: Int32(-1), variable: "MALLOC_TRIM_THRESHOLD_")
+    private static let mmapThreshold = (parameter: Int32(-3), variable: "MALLOC_MMAP_THRESHOLD_")
+    /// glibc's default for both thresholds (DEFAULT_MMAP_THRESHOLD_MIN).
+    private static let threshold: Int32 = 128 * 1024
 
-    /// One malloc arena for every thread. Call first thing in `main`: a thread
-    /// that has allocated before keeps its arena. MALLOC_ARENA_MAX in the
-    /// environment (glibc's own setting) wins.
-    public static func useOneArena() {
-        guard getenv("MALLOC_ARENA_MAX") == nil else { return }
-        _ = mallopt?(arenaMax, 1)
+    /// One malloc arena for every thread, and fixed trim and mmap thresholds.
+    /// Call first thing in `main`: a thread that has allocated before keeps
+    /// its arena.
+    public static func configure() {
+        for (option, value) in [(arenaMax, 1), (trimThreshold, threshold), (mmapThreshold, threshold)]
+        where getenv(option.variable) == nil {
+            _ = mallopt?(option.parameter, value)
+        }
     }
 
     /// Returns free heap pages to the kernel (a few milliseconds; call after bursts, not per event).
