@@ -262,7 +262,7 @@ public actor ReconcileLoop {
         guard assignments != persisted else {
             // What the file holds already (every restart that changed nothing):
             // keep the allocation's table only, not also the one read from the
-            // file beside it (10,000 entries, 2–3 MiB).
+            // file beside it (a second table of every Service).
             persisted = assignments
             return
         }
