@@ -117,6 +117,53 @@ import Testing
         #expect(known[dns.key]?.destinations.count == 2)
     }
 
+    /// Built with the plan at hand (a warm start's dump, a resync), the table
+    /// is the one `share` would make after the fact, whatever the plan's
+    /// order, from the dump as read or held compactly, traffic counters and all.
+    @Test(arguments: 1...16)
+    func aDumpTakenWithThePlanIsTheDumpThenShared(seed: Int) {
+        var rng = SplitMix64(seed: UInt64(seed))
+        let keys = [tcp("192.0.2.10", 80), udp("192.0.2.10", 53), tcp("192.0.2.11", 80), tcp("2001:db8::10", 443),
+                    fwm(7), sctp("192.0.2.9", 9)]
+        let endpoints = ["10.0.0.5:8080", "10.0.0.6:8080", "10.0.0.7:80", "[2001:db8::5]:443"]
+        func destinations() -> [IPVSDestination] {
+            rng.subset(endpoints).map { dest($0, weight: rng.pick([0, 1, 3])) }
+        }
+        let plan = rng.subset(keys).map { service($0, destinations().sorted()) }
+        var dump: [ObservedVirtualService] = []
+        for key in rng.subset(keys) {
+            // As planned (in the kernel's order), or not.
+            var kernel = plan.first { $0.key == key }.map { planned in
+                rng.chance(0.7) ? planned : service(key, destinations())
+            } ?? service(key, destinations())
+            kernel.destinations.shuffle(using: &rng)
+            var seen = observed(kernel, active: Dictionary(kernel.destinations.prefix(1).map { ("\($0.endpoint)", 2) },
+                                                           uniquingKeysWith: { first, _ in first }))
+            if !seen.destinations.isEmpty && rng.chance(0.5) {
+                seen.destinations[0].stats.connections = 9
+            }
+            dump.append(seen)
+        }
+        var sortedPlan = plan
+        sortedPlan.sort { $0.key < $1.key }
+        for desired in [plan, sortedPlan, []] {
+            var shared = IPVSKnownTable(dump)
+            shared.share(desired)
+            let taken = IPVSKnownTable(dump, sharing: desired)
+            #expect(taken == shared, "seed \(seed)")
+            #expect(taken.services == shared.services, "seed \(seed)")
+            let compact = CompactIPVSDump(dump)
+            #expect(compact.count == dump.count)
+            #expect(IPVSKnownTable(compact, sharing: desired) == shared, "seed \(seed)")
+        }
+    }
+
+    @Test func anEmptyDumpHeldCompactlyIsAnEmptyTable() {
+        let compact = CompactIPVSDump([])
+        #expect(compact.count == 0)
+        #expect(IPVSKnownTable(compact, sharing: [web]) == IPVSKnownTable([]))
+    }
+
     /// Draining: a weight-0 destination that still has connections.
     @Test func drainingKeysAreThoseWithConnectionsAtWeightZero() {
         var draining = web

@@ -43,11 +43,45 @@ public struct IPVSKnownTable: Sendable, Hashable {
 
     /// A dump, in any order. Should a key appear twice, the first is kept.
     public init(_ dump: [ObservedVirtualService]) {
-        var entries = dump.map { service in
-            var entry = Entry(service: IPVSVirtualService(key: service.key, scheduler: service.scheduler,
-                                                          flags: service.flags, persistence: service.persistence))
-            Self.keep(service.destinations, in: &entry)
-            return entry
+        self.init(services: dump.lazy.map { ($0.withoutDestinations, $0.destinations) }, sharing: [])
+    }
+
+    /// A dump, taking the destination arrays of `desired` (the plan) for the
+    /// services whose destinations are exactly those: the same table as
+    /// `init(_:)` then `share(_:)`, without making the arrays that `share`
+    /// would drop. After a warm start's dump those were 10,000 arrays freed
+    /// among the objects that stay, which the heap could not give back.
+    public init(_ dump: [ObservedVirtualService], sharing desired: [IPVSVirtualService]) {
+        self.init(services: dump.lazy.map { ($0.withoutDestinations, $0.destinations) }, sharing: desired)
+    }
+
+    /// The same, from a dump held compactly until now.
+    public init(_ dump: CompactIPVSDump, sharing desired: [IPVSVirtualService]) {
+        self.init(services: dump.services, sharing: desired)
+    }
+
+    private init<Destinations: Collection<ObservedDestination>>(
+        services dump: some Collection<(IPVSVirtualService, Destinations)>, sharing desired: [IPVSVirtualService]
+    ) {
+        let planned = PlannedDestinations(desired)
+        // One buffer to sort each service's destinations in, reused: a
+        // service the plan has as it is takes the plan's array, and only the
+        // others get an array of their own.
+        var scratch: [IPVSDestination] = []
+        var entries: [Entry] = []
+        entries.reserveCapacity(dump.count)
+        for (service, destinations) in dump {
+            var entry = Entry(service: service)
+            scratch.removeAll(keepingCapacity: true)
+            scratch.append(contentsOf: destinations.lazy.map(\.destination))
+            scratch.sort()
+            if let plan = planned[service.key], plan == scratch {
+                entry.service.destinations = plan
+            } else {
+                entry.service.destinations = Array(scratch[...])  // exactly its size, scratch keeps its buffer
+            }
+            Self.keepCounts(destinations, in: &entry)
+            entries.append(entry)
         }
         if !Self.isStrictlyIncreasing(entries) {
             // The dump's position breaks ties, so the first of a repeated key stays first.
@@ -205,6 +239,11 @@ public struct IPVSKnownTable: Sendable, Hashable {
         var kept = destinations.map(\.destination)
         kept.sort()
         entry.service.destinations = kept
+        keepCounts(destinations, in: &entry)
+    }
+
+    /// The non-zero connection counts of `destinations`.
+    private static func keepCounts(_ destinations: some Sequence<ObservedDestination>, in entry: inout Entry) {
         entry.counts = [:]
         for observed in destinations
         where observed.activeConnections != 0 || observed.inactiveConnections != 0 || observed.persistentConnections != 0 {
@@ -239,5 +278,33 @@ extension Array {
             if belongs(self[middle]) { high = middle } else { low = middle + 1 }
         }
         return low
+    }
+}
+
+/// The plan's destination arrays by service key, for `IPVSKnownTable`'s
+/// sharing initializer. The plan lists its services sorted by key: found by
+/// binary search then, through a dictionary otherwise.
+private struct PlannedDestinations {
+    private let services: [IPVSVirtualService]
+    private let byKey: [VirtualServiceKey: Int]?
+
+    init(_ services: [IPVSVirtualService]) {
+        self.services = services
+        let sorted = zip(services, services.dropFirst()).allSatisfy { $0.key < $1.key }
+        byKey = sorted ? nil
+            : Dictionary(services.indices.map { (services[$0].key, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    subscript(key: VirtualServiceKey) -> [IPVSDestination]? {
+        if let byKey { return byKey[key].map { services[$0].destinations } }
+        let index = services.partitioningIndex { !($0.key < key) }
+        return index < services.endIndex && services[index].key == key ? services[index].destinations : nil
+    }
+}
+
+extension ObservedVirtualService {
+    /// Key, scheduler, flags and persistence, as a service without destinations.
+    fileprivate var withoutDestinations: IPVSVirtualService {
+        IPVSVirtualService(key: key, scheduler: scheduler, flags: flags, persistence: persistence)
     }
 }

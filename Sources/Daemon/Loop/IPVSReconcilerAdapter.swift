@@ -47,8 +47,8 @@ public final class DrainingIPVSReconciler: IPVSReconciling {
         var table: IPVSKnownTable?
         /// Counts `forget()` calls: a round does not put back a table forgotten meanwhile.
         var forgotten = 0
-        /// A full dump read ahead of the first round.
-        var readAhead: IPVSKnownTable?
+        /// A full dump read ahead of the first round (see CompactIPVSDump).
+        var readAhead: CompactIPVSDump?
         /// Counts rounds begun: a dump read ahead while one began is not current.
         var rounds = 0
     }
@@ -85,16 +85,16 @@ public final class DrainingIPVSReconciler: IPVSReconciling {
             memory.table == nil && memory.readAhead == nil ? (rounds: memory.rounds, forgotten: memory.forgotten) : nil
         }
         guard let begun else { return nil }
-        let table: IPVSKnownTable
+        let dump: CompactIPVSDump
         do throws(IPVSError) {
-            table = IPVSKnownTable(try control.dump())
+            dump = CompactIPVSDump(try control.dump())
         } catch {
             return .failure(error)
         }
         memory.withLock { memory in
-            if memory.rounds == begun.rounds && memory.forgotten == begun.forgotten { memory.readAhead = table }
+            if memory.rounds == begun.rounds && memory.forgotten == begun.forgotten { memory.readAhead = dump }
         }
-        return .success(table.count)
+        return .success(dump.count)
     }
 
     public func reconcile(desired: [IPVSVirtualService], ownership: IPVSOwnership) -> IPVSReconcileReport {
@@ -144,7 +144,8 @@ public final class DrainingIPVSReconciler: IPVSReconciling {
             // from back then: the services a destination leaves are read
             // afresh before the diff decides between draining and deleting,
             // or a destination that gained connections since would be cut.
-            if var known = remembered.take() ?? taken.readAhead.take() {
+            if var known = remembered.take()
+                ?? taken.readAhead.take().map({ IPVSKnownTable($0, sharing: wanted) }) {
                 plan = diff(known)
                 let leaving = plan.servicesWithLeavingDestinations
                 if !leaving.isEmpty {
@@ -155,7 +156,7 @@ public final class DrainingIPVSReconciler: IPVSReconciling {
                 }
                 table = known
             } else {
-                table = IPVSKnownTable(try control.dump())
+                table = IPVSKnownTable(try control.dump(), sharing: wanted)
                 plan = diff(table)
             }
         } catch {
@@ -181,7 +182,7 @@ public final class DrainingIPVSReconciler: IPVSReconciling {
             // (someone else changed it): read it all again, for the status
             // and for the next round. The dry run reports the kernel as it is.
             do {
-                table = IPVSKnownTable(try control.dump())
+                table = IPVSKnownTable(try control.dump(), sharing: wanted)
             } catch {
                 forget()
                 report.errors.append(IPVSFailure(service: nil, error: error))
