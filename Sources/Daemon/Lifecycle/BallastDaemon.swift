@@ -169,7 +169,6 @@ public enum BallastDaemon {
 
         let save: @Sendable (AssignmentTable) throws -> Void = { try store.save($0) }
         let persist = options.dryRun ? nil : save
-        let quietRelease = QuietRelease()
         let onSync: @Sendable (SyncRecord, Bool) -> Void = { record, first in
             // A full sync (start, resync, reload) merges and plans every
             // Service afresh and frees the previous round's values; without
@@ -178,7 +177,6 @@ public enum BallastDaemon {
             // a full listing or a whole-table write. After an incremental
             // sync there is little to give back, and giving it costs little.
             FreedMemory.release()
-            quietRelease.syncFinished()
             let text = statusLine(record)
             do {
                 try notifier.notify(first ? [.ready, .status(text)] : [.status(text)])

@@ -25,7 +25,6 @@
 //
 // They are looked up at run time because Swift's Glibc module does not import
 // <malloc.h>; on a C library without them (musl) they do nothing.
-import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -61,33 +60,5 @@ public enum FreedMemory {
     /// Returns free heap pages to the kernel (a few milliseconds; call after bursts, not per event).
     static func release() {
         _ = trim?(0)
-    }
-}
-
-/// Returns freed memory once more when things have been quiet for a while
-/// after a sync. The sync's own `FreedMemory.release()` runs before READY
-/// and before the announcer's takeover burst (five gratuitous rounds a second
-/// apart for every address this node took over), the interface rescans and
-/// the first status requests: what those free stayed resident until the next
-/// sync, up to 5 MiB more ten seconds after READY at 10,000 Services
-/// (daemon-bench, VM).
-final class QuietRelease: Sendable {
-    private let delay: Duration
-    private let release: @Sendable () -> Void
-    /// Counts syncs: a release waits for the last one.
-    private let syncs = Atomic<Int>(0)
-
-    init(after delay: Duration = .seconds(10), release: @escaping @Sendable () -> Void = { FreedMemory.release() }) {
-        self.delay = delay
-        self.release = release
-    }
-
-    /// Called after every sync: schedules a release `delay` later, unless another sync comes first.
-    func syncFinished() {
-        let sync = syncs.add(1, ordering: .relaxed).newValue
-        Task.detached { [self] in
-            try? await Task.sleep(for: delay)
-            if syncs.load(ordering: .relaxed) == sync { release() }
-        }
     }
 }
