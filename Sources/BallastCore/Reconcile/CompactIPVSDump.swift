@@ -2,13 +2,14 @@
 //
 // ballastd reads the kernel's table ahead, on its kernel thread, while the
 // manifests are decoded (seconds at 10,000 files), and the first round uses
-// that dump once the plan exists. Kept as one array per virtual service, its
-// 10,000 small arrays sat among the decoded objects that stay and were freed
-// after the first round: holes the heap could not give back, 3.5 MiB more
-// resident after a warm start than after a cold one (daemon-bench, VM).
-// Here every service's destinations are in one flat array, which lives and
-// goes as one block, and `IPVSKnownTable(_:sharing:)` takes the plan's
-// arrays for the services that are as planned.
+// that dump once the plan exists. Held as one array per virtual service, it
+// was 10,000 small arrays made among the decoded objects and dropped after
+// the first round. Here every service's destinations are in one flat array
+// that comes and goes as one block, without traffic counters, and
+// `IPVSKnownTable(_:sharing:)` takes the plan's arrays for the services that
+// are as planned instead of making its own. (A warm start still ends a few
+// MiB above a cold one: docs/performance.md, "Memory: 10,000 Services in
+// about 60 MiB".)
 public struct CompactIPVSDump: Sendable {
     /// A virtual service without its destinations, and where they end in
     /// `destinations` (they start where the previous service's end).

@@ -49,8 +49,7 @@ public struct IPVSKnownTable: Sendable, Hashable {
     /// A dump, taking the destination arrays of `desired` (the plan) for the
     /// services whose destinations are exactly those: the same table as
     /// `init(_:)` then `share(_:)`, without making the arrays that `share`
-    /// would drop. After a warm start's dump those were 10,000 arrays freed
-    /// among the objects that stay, which the heap could not give back.
+    /// would drop (10,000 arrays made and freed on every full dump).
     public init(_ dump: [ObservedVirtualService], sharing desired: [IPVSVirtualService]) {
         self.init(services: dump.lazy.map { ($0.withoutDestinations, $0.destinations) }, sharing: desired)
     }

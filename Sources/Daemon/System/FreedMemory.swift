@@ -12,16 +12,14 @@
 // malloc_trim(0) returns every free page to the kernel, so the resident size
 // is what the daemon keeps, not the high-water mark of its last sync.
 //
-//
 // glibc adapts two thresholds as a program runs: once a big block served by
 // mmap is freed, blocks up to its size come from the heap from then on, and
 // free memory at the top of the heap is kept up to twice that. The first
-// sync frees arrays of tens of MB, so afterwards nothing was given back
-// between syncs: the L2 announcer's takeover burst after READY left 3.5 MiB
-// more resident for good (daemon-bench, 10,000 Services, 1,030 addresses
-// announced here). Setting both thresholds to glibc's own starting values
+// sync frees arrays of tens of MB, so afterwards free() gave nothing back
+// between syncs. Setting both thresholds to glibc's own starting values
 // stops the adapting: a big block is unmapped when freed, and free() hands
-// the heap's top back once 128 KiB of it are free.
+// the heap's top back once 128 KiB of it are free (docs/performance.md,
+// "Memory: 10,000 Services in about 60 MiB").
 //
 // They are looked up at run time because Swift's Glibc module does not import
 // <malloc.h>; on a C library without them (musl) they do nothing.
