@@ -42,15 +42,11 @@ public struct IPVSKnownTable: Sendable, Hashable {
     private var entries: [Entry]
 
     /// A dump, in any order. Should a key appear twice, the first is kept.
-    public init(_ dump: [ObservedVirtualService]) {
-        self.init(services: dump.lazy.map { ($0.withoutDestinations, $0.destinations) }, sharing: [])
-    }
-
-    /// A dump, taking the destination arrays of `desired` (the plan) for the
-    /// services whose destinations are exactly those: the same table as
-    /// `init(_:)` then `share(_:)`, without making the arrays that `share`
-    /// would drop (10,000 arrays made and freed on every full dump).
-    public init(_ dump: [ObservedVirtualService], sharing desired: [IPVSVirtualService]) {
+    /// With `desired` (the plan), the services whose destinations are exactly
+    /// the plan's take the plan's arrays: the same table as without it and
+    /// then `share(_:)`, without making the arrays that `share` would drop
+    /// (10,000 arrays made and freed on every full dump).
+    public init(_ dump: [ObservedVirtualService], sharing desired: [IPVSVirtualService] = []) {
         self.init(services: dump.lazy.map { ($0.withoutDestinations, $0.destinations) }, sharing: desired)
     }
 
