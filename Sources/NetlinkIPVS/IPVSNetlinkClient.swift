@@ -41,6 +41,12 @@ public final class IPVSNetlinkClient: IPVSControl, Sendable {
         }
     }
 
+    public func compactDump() throws(IPVSError) -> CompactIPVSDump {
+        try session.withLock { (session: inout IPVSSession) throws(IPVSError) -> CompactIPVSDump in
+            try session.compactDump()
+        }
+    }
+
     public func perform(_ operations: [IPVSOperation]) -> [Result<Void, IPVSError>] {
         session.withLock { $0.perform(operations) }
     }
@@ -98,6 +104,32 @@ final class IPVSSession {
 
     func dump() throws(IPVSError) -> [ObservedVirtualService] {
         let socket = try connected()
+        var services = try serviceList(on: socket)
+        for index in services.indices {
+            services[index].destinations = try destinations(of: services[index].key, on: socket)
+        }
+        return services
+    }
+
+    /// The same table, each service's destinations read into one scratch
+    /// array and appended to the compact dump before the next service is
+    /// read: no array per service is made (see CompactIPVSDump).
+    func compactDump() throws(IPVSError) -> CompactIPVSDump {
+        let socket = try connected()
+        let services = try serviceList(on: socket)
+        var dump = CompactIPVSDump(reservingCapacity: services.count)
+        var scratch: [ObservedDestination] = []
+        for service in services {
+            scratch.removeAll(keepingCapacity: true)
+            try readDestinations(of: service.key, on: socket, into: &scratch)
+            dump.append(service.service, destinations: scratch)
+        }
+        return dump
+    }
+
+    /// Every virtual service, without destinations, sorted by key: the kernel
+    /// dumps in hash order; a stable order makes output and diffs readable.
+    private func serviceList(on socket: NetlinkSocket) throws(IPVSError) -> [ObservedVirtualService] {
         let encoder = IPVSRequestEncoder(family: socket.family)
         var services: [ObservedVirtualService] = []
         try runDump("dump services", on: socket, request: { sequence, writer in
@@ -105,10 +137,6 @@ final class IPVSSession {
         }, each: { message throws(IPVSDecodeError) in
             services.append(try IPVSReplyDecoder.service(message))
         })
-        for index in services.indices {
-            services[index].destinations = try destinations(of: services[index].key, on: socket)
-        }
-        // The kernel dumps in hash order; a stable order makes output and diffs readable.
         services.sort { $0.key < $1.key }
         return services
     }
@@ -121,15 +149,22 @@ final class IPVSSession {
 
     private func destinations(of key: VirtualServiceKey, on socket: NetlinkSocket) throws(IPVSError)
         -> [ObservedDestination] {
-        let encoder = IPVSRequestEncoder(family: socket.family)
         var destinations: [ObservedDestination] = []
+        try readDestinations(of: key, on: socket, into: &destinations)
+        return destinations
+    }
+
+    /// Appends the destinations of `key` to `destinations`, sorted.
+    private func readDestinations(of key: VirtualServiceKey, on socket: NetlinkSocket,
+                                  into destinations: inout [ObservedDestination]) throws(IPVSError) {
+        let encoder = IPVSRequestEncoder(family: socket.family)
+        let start = destinations.endIndex
         try runDump("dump destinations of \(key)", on: socket, request: { sequence, writer in
             encoder.appendDestinationDump(of: key, sequence: sequence, to: &writer)
         }, each: { message throws(IPVSDecodeError) in
             destinations.append(try IPVSReplyDecoder.destination(message, serviceFamily: key.family))
         })
-        destinations.sort { $0.destination < $1.destination }
-        return destinations
+        destinations[start...].sort { $0.destination < $1.destination }
     }
 
     /// Sends one dump request and hands each of its messages to `each` until NLMSG_DONE.

@@ -82,6 +82,11 @@ struct IPVSClientTests {
 
         let dumped = try client.dump()
         #expect(dumped.map(\.service) == Self.everyField.inDumpOrder)
+        // The compact dump the daemon keeps, read service by service into one array, holds the same table.
+        let compact = try client.compactDump()
+        #expect(compact.count == dumped.count)
+        #expect(IPVSKnownTable(compact, sharing: []) == IPVSKnownTable(dumped))
+        #expect(IPVSKnownTable(compact, sharing: []).services.map(\.service) == Self.everyField.inDumpOrder)
         try namespace.expectIpvsadmSave(Self.everyField.inDumpOrder)
 
         // `ipvsadm -Ln` prints the flags and persistence in its own words.

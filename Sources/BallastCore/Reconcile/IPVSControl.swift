@@ -60,6 +60,11 @@ public protocol IPVSControl: Sendable {
     /// round trips as the kernel allows.
     func dump() throws(IPVSError) -> [ObservedVirtualService]
 
+    /// The same table held compactly, without traffic counters: what the
+    /// reconciler keeps from a full dump. Implementations that read the
+    /// table in parts should build it as they read (see CompactIPVSDump).
+    func compactDump() throws(IPVSError) -> CompactIPVSDump
+
     /// Performs `operations` in order. Implementations may batch them into few
     /// system calls. One failure does not stop the rest; the result has one
     /// entry per operation, in order.
@@ -72,6 +77,11 @@ public protocol IPVSControl: Sendable {
 }
 
 extension IPVSControl {
+    /// Through a full dump, for implementations that hold the table whole anyway.
+    public func compactDump() throws(IPVSError) -> CompactIPVSDump {
+        CompactIPVSDump(try dump())
+    }
+
     /// Through a full dump, for implementations that cannot ask about one service.
     public func destinations(of service: VirtualServiceKey) throws(IPVSError) -> [ObservedDestination] {
         try dump().first { $0.key == service }?.destinations ?? []

@@ -299,7 +299,7 @@ private struct PlannedDestinations {
 
 extension ObservedVirtualService {
     /// Key, scheduler, flags and persistence, as a service without destinations.
-    fileprivate var withoutDestinations: IPVSVirtualService {
+    var withoutDestinations: IPVSVirtualService {
         IPVSVirtualService(key: key, scheduler: scheduler, flags: flags, persistence: persistence)
     }
 }

@@ -15,6 +15,8 @@ public struct DryRunIPVSControl: IPVSControl {
 
     public func dump() throws(IPVSError) -> [ObservedVirtualService] { try wrapped.dump() }
 
+    public func compactDump() throws(IPVSError) -> CompactIPVSDump { try wrapped.compactDump() }
+
     public func destinations(of service: VirtualServiceKey) throws(IPVSError) -> [ObservedDestination] {
         try wrapped.destinations(of: service)
     }

@@ -87,7 +87,7 @@ public final class DrainingIPVSReconciler: IPVSReconciling {
         guard let begun else { return nil }
         let dump: CompactIPVSDump
         do throws(IPVSError) {
-            dump = CompactIPVSDump(try control.dump())
+            dump = try control.compactDump()
         } catch {
             return .failure(error)
         }
@@ -156,7 +156,7 @@ public final class DrainingIPVSReconciler: IPVSReconciling {
                 }
                 table = known
             } else {
-                table = IPVSKnownTable(try control.dump(), sharing: wanted)
+                table = IPVSKnownTable(try control.compactDump(), sharing: wanted)
                 plan = diff(table)
             }
         } catch {
@@ -182,7 +182,7 @@ public final class DrainingIPVSReconciler: IPVSReconciling {
             // (someone else changed it): read it all again, for the status
             // and for the next round. The dry run reports the kernel as it is.
             do {
-                table = IPVSKnownTable(try control.dump(), sharing: wanted)
+                table = IPVSKnownTable(try control.compactDump(), sharing: wanted)
             } catch {
                 forget()
                 report.errors.append(IPVSFailure(service: nil, error: error))
