@@ -5,7 +5,6 @@ struct ObjectMeta {
     var name: String
     /// "default" when the manifest leaves it out, as kubectl assumes.
     var namespace: String
-    var uid: String?
     var labels: [String: String]
     var annotations: [String: String]
     var nameLocation: SourceLocation
@@ -19,7 +18,7 @@ extension MappingReader {
         value.sink.clean {
             guard let meta = required("metadata")?.mapping(), let nameValue = meta.required("name"),
                   let name = nameValue.name() else { return nil }
-            return ObjectMeta(name: name, namespace: meta["namespace"]?.name() ?? "default", uid: meta["uid"]?.string(),
+            return ObjectMeta(name: name, namespace: meta["namespace"]?.name() ?? "default",
                               labels: meta["labels"]?.stringMap() ?? [:],
                               annotations: meta["annotations"]?.stringMap() ?? [:], nameLocation: nameValue.location)
         }

@@ -104,10 +104,10 @@ public struct ServicePort: Sendable, Hashable {
 
 public struct Service: Sendable, Hashable {
     // The one-byte enums sit together at the end, after `sessionAffinity`:
-    // spread among the word-sized fields, each took a word of padding (208 →
-    // 192 bytes per Service, and the cache holds every Service).
+    // spread among the word-sized fields, each took a word of padding (16
+    // bytes more per Service, and the cache holds every Service). No `uid`:
+    // nothing reads it, and at 36 characters it was a heap String each.
     public var ref: ObjectRef
-    public var uid: String?
     public var labels: [String: String]
     public var annotations: [String: String]
     public var ports: [ServicePort]
@@ -129,7 +129,7 @@ public struct Service: Sendable, Hashable {
     public var internalTrafficPolicy: TrafficPolicy
     public var ipFamilyPolicy: IPFamilyPolicy?
 
-    public init(ref: ObjectRef, uid: String? = nil, labels: [String: String] = [:], annotations: [String: String] = [:],
+    public init(ref: ObjectRef, labels: [String: String] = [:], annotations: [String: String] = [:],
                 type: ServiceType = .clusterIP, ports: [ServicePort] = [], selector: [String: String]? = nil,
                 clusterIPs: [IPAddress] = [], externalTrafficPolicy: TrafficPolicy = .cluster,
                 internalTrafficPolicy: TrafficPolicy = .cluster, sessionAffinity: SessionAffinity = .none,
@@ -137,7 +137,6 @@ public struct Service: Sendable, Hashable {
                 ipFamilyPolicy: IPFamilyPolicy? = nil, externalIPs: [IPAddress] = [], ingressIPs: [IPAddress] = [],
                 location: SourceLocation? = nil) {
         self.ref = ref
-        self.uid = uid
         self.labels = labels
         self.annotations = annotations
         self.type = type
