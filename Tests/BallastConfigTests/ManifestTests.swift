@@ -17,8 +17,8 @@ import Testing
         let s = try #require(set.services.first)
         #expect(s.ref == ObjectRef(namespace: "shop", name: "web"))
         #expect(s.labels == ["app.kubernetes.io/name": "web"])
-        #expect(s.annotations["metallb.universe.tf/ip-allocated-from-pool"] == "public")
-        #expect(s.annotations["kubectl.kubernetes.io/last-applied-configuration"]?.hasPrefix("{\"apiVersion\":\"v1\"") == true)
+        // kubectl's last-applied-configuration is not kept: Ballast reads no annotation outside its and MetalLB's prefixes.
+        #expect(s.annotations == ["metallb.universe.tf/ip-allocated-from-pool": "public"])
         #expect(s.type == .loadBalancer)
         #expect(s.ports == [ServicePort(name: "http", protocol: .tcp, port: 80, targetPort: .number(8080), nodePort: 31847)])
         #expect(s.selector == ["app.kubernetes.io/name": "web"])
@@ -145,6 +145,44 @@ import Testing
         #expect(set.endpointSlices.map(\.endpoints) == [[Endpoint(
             address: ip("10.244.2.50"), conditions: .init(ready: true, serving: true, terminating: false), nodeName: "node-b",
             targetRef: ObjectRef(namespace: "monitoring", name: "grafana-7d9c-q8x2v"))]])
+    }
+
+    /// Only annotations under Ballast's and MetalLB's prefixes are kept: nothing
+    /// reads the others, and kubectl's last-applied-configuration is the whole
+    /// object again. The others are not read at all, so a value that is not a
+    /// string there is no error either.
+    @Test func serviceKeepsOnlyTheAnnotationsBallastReads() throws {
+        let set = try ManifestSet.decode(yaml: """
+        apiVersion: v1
+        kind: Service
+        metadata:
+          name: web
+          annotations:
+            kubectl.kubernetes.io/last-applied-configuration: |
+              {"apiVersion":"v1","kind":"Service","metadata":{"annotations":{"metallb.io/address-pool":"public"},"name":"web"}}
+            metallb.io/address-pool: public
+            ballast.io/allow-shared-ip: web
+            metallb.universe.tf/loadBalancerIPs: 192.0.2.7
+            metallb.io.example.com/address-pool: other
+            ballast.iox/address-pool: other
+            example.com/metallb.io/address-pool: other
+            prometheus.io/scrape: {not: a string}
+        spec: {type: LoadBalancer, ports: [{port: 80}]}
+        """, file: "m.yaml")
+        #expect(set.diagnostics.isEmpty)
+        #expect(set.services.map(\.annotations) == [[
+            "metallb.io/address-pool": "public", "ballast.io/allow-shared-ip": "web",
+            "metallb.universe.tf/loadBalancerIPs": "192.0.2.7",
+        ]])
+    }
+
+    @Test(arguments: [
+        ("metallb.io/address-pool", true), ("ballast.io/x", true), ("metallb.universe.tf/allow-shared-ip", true),
+        ("kubectl.kubernetes.io/last-applied-configuration", false), ("metallb.io", false), ("metallb.iox/pool", false),
+        ("x.metallb.io/pool", false), ("", false),
+    ])
+    func knownAnnotationKeys(key: String, known: Bool) {
+        #expect(Array(key.utf8).withUnsafeBufferPointer(ServiceAnnotations.isKnown) == known)
     }
 
     /// An endpoint keeps its first address, inline; the others are checked, not kept.

@@ -6,6 +6,7 @@ struct ObjectMeta {
     /// "default" when the manifest leaves it out, as kubectl assumes.
     var namespace: String
     var labels: [String: String]
+    /// Only Ballast's and MetalLB's (`ServiceAnnotations.isKnown`): no other is read.
     var annotations: [String: String]
     var nameLocation: SourceLocation
 
@@ -20,7 +21,8 @@ extension MappingReader {
                   let name = nameValue.name() else { return nil }
             return ObjectMeta(name: name, namespace: meta["namespace"]?.name() ?? "default",
                               labels: meta["labels"]?.stringMap() ?? [:],
-                              annotations: meta["annotations"]?.stringMap() ?? [:], nameLocation: nameValue.location)
+                              annotations: meta["annotations"]?.stringMap(keepingKeys: ServiceAnnotations.isKnown) ?? [:],
+                              nameLocation: nameValue.location)
         }
     }
 }

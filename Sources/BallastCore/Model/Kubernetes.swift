@@ -109,6 +109,9 @@ public struct Service: Sendable, Hashable {
     // nothing reads it, and at 36 characters it was a heap String each.
     public var ref: ObjectRef
     public var labels: [String: String]
+    /// Only those under `ServiceAnnotations.prefixes`, the ones Ballast reads:
+    /// decoding drops the others (kubectl's last-applied-configuration alone
+    /// is the whole object as JSON).
     public var annotations: [String: String]
     public var ports: [ServicePort]
     /// nil: no selector (endpoints are managed by hand); empty never matches in Kubernetes either.
