@@ -69,11 +69,11 @@ import Testing
             ref: ref("ingress-nginx-controller-x7k2p"), serviceName: "ingress-nginx-controller", addressType: .ipv4,
             endpoints: [
                 Endpoint(address: ip("10.244.1.17"), conditions: .init(ready: true, serving: true, terminating: false),
-                         nodeName: "node-a", targetRef: ref("ingress-nginx-controller-5c8d66c76d-4xq9z")),
+                         nodeName: "node-a", target: .pod(ref("ingress-nginx-controller-5c8d66c76d-4xq9z"))),
                 Endpoint(address: ip("10.244.2.9"), conditions: .init(ready: false, serving: true, terminating: true),
-                         nodeName: "node-b", targetRef: ref("ingress-nginx-controller-5c8d66c76d-m2w8k")),
+                         nodeName: "node-b", target: .pod(ref("ingress-nginx-controller-5c8d66c76d-m2w8k"))),
                 Endpoint(address: ip("10.244.3.4"), conditions: .init(ready: false, serving: false, terminating: true),
-                         nodeName: "node-c", targetRef: ref("ingress-nginx-controller-5c8d66c76d-p0o9i")),
+                         nodeName: "node-c", target: .pod(ref("ingress-nginx-controller-5c8d66c76d-p0o9i"))),
                 Endpoint(address: ip("10.244.1.23"), nodeName: "node-a"),
             ],
             ports: [EndpointPort(name: "http", port: 80, protocol: .tcp), EndpointPort(name: "https", port: 443, protocol: .tcp)],
@@ -93,9 +93,9 @@ import Testing
         #expect(set.legacyEndpointSlices == [
             EndpointSlice(ref: ref("legacy-api-endpoints-0"), serviceName: "legacy-api", addressType: .ipv4, endpoints: [
                 Endpoint(address: ip("10.244.1.31"), conditions: .init(ready: true), nodeName: "node-a",
-                         targetRef: ref("legacy-api-6f7d9c8b5-abcde")),
+                         target: .pod(ref("legacy-api-6f7d9c8b5-abcde"))),
                 Endpoint(address: ip("10.244.2.44"), conditions: .init(ready: false), nodeName: "node-b",
-                         targetRef: ref("legacy-api-6f7d9c8b5-fghij")),
+                         target: .pod(ref("legacy-api-6f7d9c8b5-fghij"))),
             ], ports: api, location: at("endpoints-legacy.yaml", 14, 3)),
             EndpointSlice(ref: ref("legacy-api-endpoints-1"), serviceName: "legacy-api", addressType: .ipv6, endpoints: [
                 Endpoint(address: ip("fd00:10:244:1::31"), conditions: .init(ready: true), nodeName: "node-a"),
@@ -144,7 +144,26 @@ import Testing
         #expect(s.location == at("grafana.json", 4, 9))
         #expect(set.endpointSlices.map(\.endpoints) == [[Endpoint(
             address: ip("10.244.2.50"), conditions: .init(ready: true, serving: true, terminating: false), nodeName: "node-b",
-            targetRef: ObjectRef(namespace: "monitoring", name: "grafana-7d9c-q8x2v"))]])
+            target: .pod(ObjectRef(namespace: "monitoring", name: "grafana-7d9c-q8x2v")))]])
+    }
+
+    /// An endpoint keeps its first address, inline; the others are checked, not kept.
+    @Test func endpointKeepsItsFirstAddress() throws {
+        let set = try ManifestSet.decode(yaml: """
+        apiVersion: discovery.k8s.io/v1
+        kind: EndpointSlice
+        metadata: {name: web-1, namespace: shop, labels: {kubernetes.io/service-name: web}}
+        addressType: IPv6
+        endpoints:
+        - addresses: ["2001:db8::7", "2001:db8::8"]
+          nodeName: node-a
+          zone: rack-1
+          hostname: web-0
+          targetRef: {kind: Pod, name: web-0}
+        """, file: "m.yaml")
+        #expect(set.diagnostics.isEmpty)
+        #expect(set.endpointSlices.map(\.endpoints) == [[Endpoint(
+            address: ip("2001:db8::7"), nodeName: "node-a", target: .pod(ObjectRef(namespace: "shop", name: "web-0")))]])
     }
 
     /// Only annotations under Ballast's and MetalLB's prefixes are kept: nothing
@@ -185,23 +204,29 @@ import Testing
         #expect(Array(key.utf8).withUnsafeBufferPointer(ServiceAnnotations.isKnown) == known)
     }
 
-    /// An endpoint keeps its first address, inline; the others are checked, not kept.
-    @Test func endpointKeepsItsFirstAddress() throws {
+    /// The targetRef is kept as a hash of its kind, namespace (the slice's when
+    /// left out) and name, read from the manifest's bytes.
+    @Test func targetRefBecomesAHash() throws {
         let set = try ManifestSet.decode(yaml: """
         apiVersion: discovery.k8s.io/v1
         kind: EndpointSlice
         metadata: {name: web-1, namespace: shop, labels: {kubernetes.io/service-name: web}}
-        addressType: IPv6
+        addressType: IPv4
         endpoints:
-        - addresses: ["2001:db8::7", "2001:db8::8"]
-          nodeName: node-a
-          zone: rack-1
-          hostname: web-0
-          targetRef: {kind: Pod, name: web-0}
+        - {addresses: [10.0.0.1], targetRef: {kind: Pod, name: web-7d9f8b6c5d-x2k4q, namespace: shop, uid: 1b4e28ba}}
+        - {addresses: [10.0.0.2], targetRef: {kind: Pod, name: web-7d9f8b6c5d-m2w8k}}
+        - {addresses: [10.0.0.3], targetRef: {kind: Pod, name: "web-\\x41", namespace: other}}
+        - {addresses: [10.0.0.4], targetRef: {name: web-0}}
+        - {addresses: [10.0.0.5]}
         """, file: "m.yaml")
         #expect(set.diagnostics.isEmpty)
-        #expect(set.endpointSlices.map(\.endpoints) == [[Endpoint(
-            address: ip("2001:db8::7"), nodeName: "node-a", targetRef: ObjectRef(namespace: "shop", name: "web-0"))]])
+        #expect(set.endpointSlices.first?.endpoints.map(\.target) == [
+            .pod(ObjectRef(namespace: "shop", name: "web-7d9f8b6c5d-x2k4q")),
+            .pod(ObjectRef(namespace: "shop", name: "web-7d9f8b6c5d-m2w8k")),
+            .pod(ObjectRef(namespace: "other", name: "web-A")),
+            EndpointTarget(kind: "", namespace: "shop", name: "web-0"),
+            .none,
+        ])
     }
 
     @Test func ignoredDocumentsAreWarnings() throws {
@@ -290,6 +315,24 @@ import Testing
         - addresses: []
         """, [
             "m.yaml:6:14: error: EndpointSlice shop/web-2: endpoints[0].addresses: lists no address; an endpoint has at least one",
+        ]),
+        ("""
+        apiVersion: discovery.k8s.io/v1
+        kind: EndpointSlice
+        metadata: {name: web-3, namespace: shop, labels: {kubernetes.io/service-name: web}}
+        addressType: IPv4
+        endpoints:
+        - {addresses: [10.0.0.1], targetRef: {kind: Pod, name: ""}}
+        - {addresses: [10.0.0.2], targetRef: {kind: [Pod], name: web-0}}
+        - {addresses: [10.0.0.3], targetRef: {kind: Pod, namespace: "", name: web-0}}
+        - {addresses: [10.0.0.4], targetRef: {kind: Pod}}
+        - {addresses: [10.0.0.5], targetRef: web-0}
+        """, [
+            "m.yaml:6:56: error: EndpointSlice shop/web-3: endpoints[0].targetRef.name: must not be empty",
+            "m.yaml:7:45: error: EndpointSlice shop/web-3: endpoints[1].targetRef.kind: expected a string, found a list",
+            "m.yaml:8:61: error: EndpointSlice shop/web-3: endpoints[2].targetRef.namespace: must not be empty",
+            "m.yaml:9:38: error: EndpointSlice shop/web-3: endpoints[3].targetRef: missing required key \"name\"",
+            "m.yaml:10:38: error: EndpointSlice shop/web-3: endpoints[4].targetRef: expected a mapping of keys to values, found \"web-0\"",
         ]),
         ("""
         apiVersion: v1

@@ -101,6 +101,22 @@ struct Value {
         return s.isEmpty ? nil : s
     }
 
+    /// `body` applied to what `string()` reads, as UTF-8 bytes, without making a String.
+    func withStringBytes<R>(_ body: (UnsafeBufferPointer<UInt8>) -> R) -> R? {
+        guard !isNull, let result = node.withScalarBytes(body) else {
+            mismatch(expected: "a string")
+            return nil
+        }
+        return result
+    }
+
+    /// `body` applied to what `name()` reads, as UTF-8 bytes, without making a String.
+    func withNameBytes<R>(_ body: (UnsafeBufferPointer<UInt8>) -> R) -> R? {
+        guard let result = withStringBytes({ $0.isEmpty ? nil : body($0) }) else { return nil }
+        if result == nil { error("must not be empty") }
+        return result
+    }
+
     /// `true` or `false` (YAML 1.2: `yes`, `no`, `on` and `off` are strings).
     func bool() -> Bool? {
         // The common spellings first, without making a String: hundreds of
