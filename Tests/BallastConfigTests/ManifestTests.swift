@@ -16,10 +16,9 @@ import Testing
         #expect(set.services.count == 1 && set.diagnostics.isEmpty)
         let s = try #require(set.services.first)
         #expect(s.ref == ObjectRef(namespace: "shop", name: "web"))
-        #expect(s.uid == "5f0c8b0e-3c7e-4b8e-9d53-0a4f7e1c2b11")
         #expect(s.labels == ["app.kubernetes.io/name": "web"])
-        #expect(s.annotations["metallb.universe.tf/ip-allocated-from-pool"] == "public")
-        #expect(s.annotations["kubectl.kubernetes.io/last-applied-configuration"]?.hasPrefix("{\"apiVersion\":\"v1\"") == true)
+        // kubectl's last-applied-configuration is not kept: Ballast reads no annotation outside its and MetalLB's prefixes.
+        #expect(s.annotations == ["metallb.universe.tf/ip-allocated-from-pool": "public"])
         #expect(s.type == .loadBalancer)
         #expect(s.ports == [ServicePort(name: "http", protocol: .tcp, port: 80, targetPort: .number(8080), nodePort: 31847)])
         #expect(s.selector == ["app.kubernetes.io/name": "web"])
@@ -36,7 +35,6 @@ import Testing
         let set = try decode("service-local-named-port.yaml")
         #expect(set.services == [Service(
             ref: ObjectRef(namespace: "ingress-nginx", name: "ingress-nginx-controller"),
-            uid: "0b1e6a52-8f3d-41c2-a6f4-77c3d9e0a5f2",
             labels: ["app": "ingress-nginx", "app.kubernetes.io/component": "controller"],
             annotations: ["ballast.io/address-pool": "internal"], type: .loadBalancer,
             ports: [ServicePort(name: "http", protocol: .tcp, port: 80, targetPort: .name("http"), nodePort: 30080),
@@ -51,7 +49,7 @@ import Testing
     @Test func multiPortService() throws {
         let set = try decode("service-multiport.yaml")
         #expect(set.services == [Service(
-            ref: ObjectRef(namespace: "kube-system", name: "dns-public"), uid: "7d2d1b83-1f60-45c3-9a5e-c1f0e7a3d4b9",
+            ref: ObjectRef(namespace: "kube-system", name: "dns-public"),
             labels: ["k8s-app": "kube-dns"],
             annotations: ["metallb.universe.tf/allow-shared-ip": "dns", "metallb.universe.tf/loadBalancerIPs": "192.0.2.53"],
             type: .loadBalancer,
@@ -71,11 +69,11 @@ import Testing
             ref: ref("ingress-nginx-controller-x7k2p"), serviceName: "ingress-nginx-controller", addressType: .ipv4,
             endpoints: [
                 Endpoint(address: ip("10.244.1.17"), conditions: .init(ready: true, serving: true, terminating: false),
-                         nodeName: "node-a", targetRef: ref("ingress-nginx-controller-5c8d66c76d-4xq9z")),
+                         nodeName: "node-a", target: .pod(ref("ingress-nginx-controller-5c8d66c76d-4xq9z"))),
                 Endpoint(address: ip("10.244.2.9"), conditions: .init(ready: false, serving: true, terminating: true),
-                         nodeName: "node-b", targetRef: ref("ingress-nginx-controller-5c8d66c76d-m2w8k")),
+                         nodeName: "node-b", target: .pod(ref("ingress-nginx-controller-5c8d66c76d-m2w8k"))),
                 Endpoint(address: ip("10.244.3.4"), conditions: .init(ready: false, serving: false, terminating: true),
-                         nodeName: "node-c", targetRef: ref("ingress-nginx-controller-5c8d66c76d-p0o9i")),
+                         nodeName: "node-c", target: .pod(ref("ingress-nginx-controller-5c8d66c76d-p0o9i"))),
                 Endpoint(address: ip("10.244.1.23"), nodeName: "node-a"),
             ],
             ports: [EndpointPort(name: "http", port: 80, protocol: .tcp), EndpointPort(name: "https", port: 443, protocol: .tcp)],
@@ -95,9 +93,9 @@ import Testing
         #expect(set.legacyEndpointSlices == [
             EndpointSlice(ref: ref("legacy-api-endpoints-0"), serviceName: "legacy-api", addressType: .ipv4, endpoints: [
                 Endpoint(address: ip("10.244.1.31"), conditions: .init(ready: true), nodeName: "node-a",
-                         targetRef: ref("legacy-api-6f7d9c8b5-abcde")),
+                         target: .pod(ref("legacy-api-6f7d9c8b5-abcde"))),
                 Endpoint(address: ip("10.244.2.44"), conditions: .init(ready: false), nodeName: "node-b",
-                         targetRef: ref("legacy-api-6f7d9c8b5-fghij")),
+                         target: .pod(ref("legacy-api-6f7d9c8b5-fghij"))),
             ], ports: api, location: at("endpoints-legacy.yaml", 14, 3)),
             EndpointSlice(ref: ref("legacy-api-endpoints-1"), serviceName: "legacy-api", addressType: .ipv6, endpoints: [
                 Endpoint(address: ip("fd00:10:244:1::31"), conditions: .init(ready: true), nodeName: "node-a"),
@@ -146,7 +144,7 @@ import Testing
         #expect(s.location == at("grafana.json", 4, 9))
         #expect(set.endpointSlices.map(\.endpoints) == [[Endpoint(
             address: ip("10.244.2.50"), conditions: .init(ready: true, serving: true, terminating: false), nodeName: "node-b",
-            targetRef: ObjectRef(namespace: "monitoring", name: "grafana-7d9c-q8x2v"))]])
+            target: .pod(ObjectRef(namespace: "monitoring", name: "grafana-7d9c-q8x2v")))]])
     }
 
     /// An endpoint keeps its first address, inline; the others are checked, not kept.
@@ -165,7 +163,70 @@ import Testing
         """, file: "m.yaml")
         #expect(set.diagnostics.isEmpty)
         #expect(set.endpointSlices.map(\.endpoints) == [[Endpoint(
-            address: ip("2001:db8::7"), nodeName: "node-a", targetRef: ObjectRef(namespace: "shop", name: "web-0"))]])
+            address: ip("2001:db8::7"), nodeName: "node-a", target: .pod(ObjectRef(namespace: "shop", name: "web-0")))]])
+    }
+
+    /// Only annotations under Ballast's and MetalLB's prefixes are kept: nothing
+    /// reads the others, and kubectl's last-applied-configuration is the whole
+    /// object again. The others are not read at all, so a value that is not a
+    /// string there is no error either.
+    @Test func serviceKeepsOnlyTheAnnotationsBallastReads() throws {
+        let set = try ManifestSet.decode(yaml: """
+        apiVersion: v1
+        kind: Service
+        metadata:
+          name: web
+          annotations:
+            kubectl.kubernetes.io/last-applied-configuration: |
+              {"apiVersion":"v1","kind":"Service","metadata":{"annotations":{"metallb.io/address-pool":"public"},"name":"web"}}
+            metallb.io/address-pool: public
+            ballast.io/allow-shared-ip: web
+            metallb.universe.tf/loadBalancerIPs: 192.0.2.7
+            metallb.io.example.com/address-pool: other
+            ballast.iox/address-pool: other
+            example.com/metallb.io/address-pool: other
+            prometheus.io/scrape: {not: a string}
+        spec: {type: LoadBalancer, ports: [{port: 80}]}
+        """, file: "m.yaml")
+        #expect(set.diagnostics.isEmpty)
+        #expect(set.services.map(\.annotations) == [[
+            "metallb.io/address-pool": "public", "ballast.io/allow-shared-ip": "web",
+            "metallb.universe.tf/loadBalancerIPs": "192.0.2.7",
+        ]])
+    }
+
+    @Test(arguments: [
+        ("metallb.io/address-pool", true), ("ballast.io/x", true), ("metallb.universe.tf/allow-shared-ip", true),
+        ("kubectl.kubernetes.io/last-applied-configuration", false), ("metallb.io", false), ("metallb.iox/pool", false),
+        ("x.metallb.io/pool", false), ("", false),
+    ])
+    func knownAnnotationKeys(key: String, known: Bool) {
+        #expect(Array(key.utf8).withUnsafeBufferPointer(ServiceAnnotations.isKnown) == known)
+    }
+
+    /// The targetRef is kept as a hash of its kind, namespace (the slice's when
+    /// left out) and name, read from the manifest's bytes.
+    @Test func targetRefBecomesAHash() throws {
+        let set = try ManifestSet.decode(yaml: """
+        apiVersion: discovery.k8s.io/v1
+        kind: EndpointSlice
+        metadata: {name: web-1, namespace: shop, labels: {kubernetes.io/service-name: web}}
+        addressType: IPv4
+        endpoints:
+        - {addresses: [10.0.0.1], targetRef: {kind: Pod, name: web-7d9f8b6c5d-x2k4q, namespace: shop, uid: 1b4e28ba}}
+        - {addresses: [10.0.0.2], targetRef: {kind: Pod, name: web-7d9f8b6c5d-m2w8k}}
+        - {addresses: [10.0.0.3], targetRef: {kind: Pod, name: "web-\\x41", namespace: other}}
+        - {addresses: [10.0.0.4], targetRef: {name: web-0}}
+        - {addresses: [10.0.0.5]}
+        """, file: "m.yaml")
+        #expect(set.diagnostics.isEmpty)
+        #expect(set.endpointSlices.first?.endpoints.map(\.target) == [
+            .pod(ObjectRef(namespace: "shop", name: "web-7d9f8b6c5d-x2k4q")),
+            .pod(ObjectRef(namespace: "shop", name: "web-7d9f8b6c5d-m2w8k")),
+            .pod(ObjectRef(namespace: "other", name: "web-A")),
+            EndpointTarget(kind: "", namespace: "shop", name: "web-0"),
+            .none,
+        ])
     }
 
     @Test func ignoredDocumentsAreWarnings() throws {
@@ -254,6 +315,24 @@ import Testing
         - addresses: []
         """, [
             "m.yaml:6:14: error: EndpointSlice shop/web-2: endpoints[0].addresses: lists no address; an endpoint has at least one",
+        ]),
+        ("""
+        apiVersion: discovery.k8s.io/v1
+        kind: EndpointSlice
+        metadata: {name: web-3, namespace: shop, labels: {kubernetes.io/service-name: web}}
+        addressType: IPv4
+        endpoints:
+        - {addresses: [10.0.0.1], targetRef: {kind: Pod, name: ""}}
+        - {addresses: [10.0.0.2], targetRef: {kind: [Pod], name: web-0}}
+        - {addresses: [10.0.0.3], targetRef: {kind: Pod, namespace: "", name: web-0}}
+        - {addresses: [10.0.0.4], targetRef: {kind: Pod}}
+        - {addresses: [10.0.0.5], targetRef: web-0}
+        """, [
+            "m.yaml:6:56: error: EndpointSlice shop/web-3: endpoints[0].targetRef.name: must not be empty",
+            "m.yaml:7:45: error: EndpointSlice shop/web-3: endpoints[1].targetRef.kind: expected a string, found a list",
+            "m.yaml:8:61: error: EndpointSlice shop/web-3: endpoints[2].targetRef.namespace: must not be empty",
+            "m.yaml:9:38: error: EndpointSlice shop/web-3: endpoints[3].targetRef: missing required key \"name\"",
+            "m.yaml:10:38: error: EndpointSlice shop/web-3: endpoints[4].targetRef: expected a mapping of keys to values, found \"web-0\"",
         ]),
         ("""
         apiVersion: v1

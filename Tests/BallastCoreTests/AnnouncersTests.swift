@@ -47,7 +47,7 @@ import Testing
     }
 
     /// The Service cache holds every Service: its one-byte fields are packed at the end.
-    @Test func serviceIsNoLargerThan192Bytes() {
-        #expect(MemoryLayout<Service>.stride <= 192)
+    @Test func serviceIsNoLargerThan176Bytes() {
+        #expect(MemoryLayout<Service>.stride <= 176)
     }
 }

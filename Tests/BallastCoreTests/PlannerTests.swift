@@ -6,7 +6,7 @@ import Testing
 func endpoint(_ address: String, on node: String?, ready: Bool? = nil, serving: Bool? = nil, terminating: Bool? = nil,
               pod: String? = nil) -> Endpoint {
     Endpoint(address: ip(address), conditions: EndpointConditions(ready: ready, serving: serving, terminating: terminating),
-             nodeName: node, targetRef: pod.map(ref))
+             nodeName: node, target: pod.map { .pod(ref($0)) } ?? .none)
 }
 
 func slice(_ name: String, of service: String, family: AddressFamily = .ipv4, ports: [EndpointPort] = [EndpointPort(port: 8080)],

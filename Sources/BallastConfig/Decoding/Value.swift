@@ -101,6 +101,22 @@ struct Value {
         return s.isEmpty ? nil : s
     }
 
+    /// `body` applied to what `string()` reads, as UTF-8 bytes, without making a String.
+    func withStringBytes<R>(_ body: (UnsafeBufferPointer<UInt8>) -> R) -> R? {
+        guard !isNull, let result = node.withScalarBytes(body) else {
+            mismatch(expected: "a string")
+            return nil
+        }
+        return result
+    }
+
+    /// `body` applied to what `name()` reads, as UTF-8 bytes, without making a String.
+    func withNameBytes<R>(_ body: (UnsafeBufferPointer<UInt8>) -> R) -> R? {
+        guard let result = withStringBytes({ $0.isEmpty ? nil : body($0) }) else { return nil }
+        if result == nil { error("must not be empty") }
+        return result
+    }
+
     /// `true` or `false` (YAML 1.2: `yes`, `no`, `on` and `off` are strings).
     func bool() -> Bool? {
         // The common spellings first, without making a String: hundreds of
@@ -185,12 +201,19 @@ struct Value {
     func stringList() -> [String]? { list { $0.string() } }
 
     /// A mapping of strings to strings (labels, annotations, selectors).
-    func stringMap() -> [String: String]? {
-        guard let m = mapping() else { return nil }
+    func stringMap() -> [String: String]? { stringMap(keepingKeys: { _ in true }) }
+
+    /// A mapping of strings to strings, with only the entries whose key (as
+    /// UTF-8 bytes) passes `keep`: the others are not read, and no String is
+    /// made of them.
+    func stringMap(keepingKeys keep: (UnsafeBufferPointer<UInt8>) -> Bool) -> [String: String]? {
+        guard mapping() != nil else { return nil }
         var result: [String: String] = [:]
         var ok = true
-        for (key, value) in m.entries {
-            if let v = value.string() { result[key] = v } else { ok = false }
+        for n in 0..<node.count where node.hasStringKey(n) {
+            let keyNode = node.key(n)
+            guard keyNode.withScalarBytes(keep) == true, let key = keyNode.text else { continue }
+            if let v = inner(node.value(n), .key(key)).string() { result[key] = v } else { ok = false }
         }
         return ok ? result : nil
     }

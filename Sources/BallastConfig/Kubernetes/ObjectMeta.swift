@@ -5,8 +5,8 @@ struct ObjectMeta {
     var name: String
     /// "default" when the manifest leaves it out, as kubectl assumes.
     var namespace: String
-    var uid: String?
     var labels: [String: String]
+    /// Only Ballast's and MetalLB's (`ServiceAnnotations.isKnown`): no other is read.
     var annotations: [String: String]
     var nameLocation: SourceLocation
 
@@ -19,9 +19,10 @@ extension MappingReader {
         value.sink.clean {
             guard let meta = required("metadata")?.mapping(), let nameValue = meta.required("name"),
                   let name = nameValue.name() else { return nil }
-            return ObjectMeta(name: name, namespace: meta["namespace"]?.name() ?? "default", uid: meta["uid"]?.string(),
+            return ObjectMeta(name: name, namespace: meta["namespace"]?.name() ?? "default",
                               labels: meta["labels"]?.stringMap() ?? [:],
-                              annotations: meta["annotations"]?.stringMap() ?? [:], nameLocation: nameValue.location)
+                              annotations: meta["annotations"]?.stringMap(keepingKeys: ServiceAnnotations.isKnown) ?? [:],
+                              nameLocation: nameValue.location)
         }
     }
 }

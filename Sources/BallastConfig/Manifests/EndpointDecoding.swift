@@ -51,7 +51,7 @@ extension ManifestDecoding {
                 return nil
             }
             return Endpoint(address: first, conditions: conditions, nodeName: m["nodeName"]?.name(),
-                            targetRef: m["targetRef"].flatMap { targetRef($0, namespace: namespace) })
+                            target: m["targetRef"].flatMap { target($0, namespace: namespace) } ?? .none)
         }
     }
 
@@ -65,9 +65,25 @@ extension ManifestDecoding {
         }
     }
 
-    private static func targetRef(_ value: Value, namespace: String) -> ObjectRef? {
-        guard let m = value.mapping(), let name = m.required("name")?.name() else { return nil }
-        return ObjectRef(namespace: m["namespace"]?.name() ?? namespace, name: name)
+    /// A targetRef (an ObjectReference) as the hash Ballast keeps of it, read
+    /// from the manifest's bytes: Strings of its names would otherwise be made
+    /// for every endpoint only to be dropped. `namespace` (the slice's) applies
+    /// when it names none; the API leaves its kind optional too.
+    private static func target(_ value: Value, namespace: String) -> EndpointTarget? {
+        guard let m = value.mapping(), let name = m.required("name") else { return nil }
+        var hash = EndpointTarget.FNV1a()
+        if let kind = m["kind"] {
+            guard kind.withStringBytes({ hash.combine($0) }) != nil else { return nil }
+        } else {
+            hash.combine("")
+        }
+        if let namespace = m["namespace"] {
+            guard namespace.withNameBytes({ hash.combine($0) }) != nil else { return nil }
+        } else {
+            hash.combine(namespace)
+        }
+        guard name.withNameBytes({ hash.combine($0) }) != nil else { return nil }
+        return hash.target
     }
 
     /// Legacy v1 Endpoints as slices, the way Kubernetes' mirroring controller
@@ -102,7 +118,7 @@ extension ManifestDecoding {
     private static func legacyAddress(_ value: Value, ready: Bool, namespace: String) -> Endpoint? {
         guard let m = value.mapping(), let ip = m.required("ip").flatMap(address) else { return nil }
         return Endpoint(address: ip, conditions: EndpointConditions(ready: ready), nodeName: m["nodeName"]?.name(),
-                        targetRef: m["targetRef"].flatMap { targetRef($0, namespace: namespace) })
+                        target: m["targetRef"].flatMap { target($0, namespace: namespace) } ?? .none)
     }
 
     static func node(_ object: KubernetesObject) -> Node? {

@@ -23,7 +23,7 @@ enum ManifestDecoding {
                 let affinity = sessionAffinity(spec)
                 let externalIPs = spec["externalIPs"]?.list(address) ?? []
                 return Service(
-                    ref: meta.ref, uid: meta.uid, labels: meta.labels, annotations: meta.annotations, type: type,
+                    ref: meta.ref, labels: meta.labels, annotations: meta.annotations, type: type,
                     ports: ports, selector: selector, clusterIPs: clusterIPs(spec),
                     externalTrafficPolicy: externalTrafficPolicy, internalTrafficPolicy: internalTrafficPolicy,
                     sessionAffinity: affinity ?? .none,

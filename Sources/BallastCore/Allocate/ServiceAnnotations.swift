@@ -13,6 +13,17 @@ public enum ServiceAnnotations {
     /// Sharing key: Services with equal keys may share an address.
     public static let allowSharedIP = keys("allow-shared-ip")
 
+    /// Whether annotation `key` (its UTF-8 bytes) is under one of `prefixes`.
+    /// Ballast reads no other annotation, so decoding keeps only these: real
+    /// objects carry large ones, such as kubectl's last-applied-configuration
+    /// (the whole object as JSON), that would otherwise be held in memory.
+    public static func isKnown(_ key: UnsafeBufferPointer<UInt8>) -> Bool {
+        prefixBytes.contains { key.starts(with: $0) }
+    }
+
+    /// `prefixes`, each with the "/" that ends it, as UTF-8.
+    private static let prefixBytes = prefixes.map { Array("\($0)/".utf8) }
+
     /// The full keys of annotation `name`, one per prefix, in precedence order.
     public static func keys(_ name: String) -> [String] { prefixes.map { "\($0)/\(name)" } }
 

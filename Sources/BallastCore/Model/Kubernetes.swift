@@ -104,11 +104,14 @@ public struct ServicePort: Sendable, Hashable {
 
 public struct Service: Sendable, Hashable {
     // The one-byte enums sit together at the end, after `sessionAffinity`:
-    // spread among the word-sized fields, each took a word of padding (208 →
-    // 192 bytes per Service, and the cache holds every Service).
+    // spread among the word-sized fields, each took a word of padding (16
+    // bytes more per Service, and the cache holds every Service). No `uid`:
+    // nothing reads it, and at 36 characters it was a heap String each.
     public var ref: ObjectRef
-    public var uid: String?
     public var labels: [String: String]
+    /// Only those under `ServiceAnnotations.prefixes`, the ones Ballast reads:
+    /// decoding drops the others (kubectl's last-applied-configuration alone
+    /// is the whole object as JSON).
     public var annotations: [String: String]
     public var ports: [ServicePort]
     /// nil: no selector (endpoints are managed by hand); empty never matches in Kubernetes either.
@@ -129,7 +132,7 @@ public struct Service: Sendable, Hashable {
     public var internalTrafficPolicy: TrafficPolicy
     public var ipFamilyPolicy: IPFamilyPolicy?
 
-    public init(ref: ObjectRef, uid: String? = nil, labels: [String: String] = [:], annotations: [String: String] = [:],
+    public init(ref: ObjectRef, labels: [String: String] = [:], annotations: [String: String] = [:],
                 type: ServiceType = .clusterIP, ports: [ServicePort] = [], selector: [String: String]? = nil,
                 clusterIPs: [IPAddress] = [], externalTrafficPolicy: TrafficPolicy = .cluster,
                 internalTrafficPolicy: TrafficPolicy = .cluster, sessionAffinity: SessionAffinity = .none,
@@ -137,7 +140,6 @@ public struct Service: Sendable, Hashable {
                 ipFamilyPolicy: IPFamilyPolicy? = nil, externalIPs: [IPAddress] = [], ingressIPs: [IPAddress] = [],
                 location: SourceLocation? = nil) {
         self.ref = ref
-        self.uid = uid
         self.labels = labels
         self.annotations = annotations
         self.type = type
@@ -184,19 +186,87 @@ public struct EndpointConditions: Sendable, Hashable {
 /// the EndpointSlice controller writes exactly one, and kube-proxy uses the
 /// first. Ballast keeps that one, inline: a large cluster holds 100,000
 /// endpoints, and an array each was a heap allocation each (issue 5, memory).
-/// `zone` and `hostname` are not kept for the same reason: nothing reads them.
+/// `zone` and `hostname` are not kept for the same reason: nothing reads them,
+/// and the targetRef is kept as a hash (`EndpointTarget`), not as its names.
 public struct Endpoint: Sendable, Hashable {
     public var address: IPAddress
     public var conditions: EndpointConditions
     public var nodeName: String?
-    public var targetRef: ObjectRef?
+    /// The object behind the endpoint (`.none` when the slice does not say).
+    public var target: EndpointTarget
 
     public init(address: IPAddress, conditions: EndpointConditions = EndpointConditions(), nodeName: String? = nil,
-                targetRef: ObjectRef? = nil) {
+                target: EndpointTarget = .none) {
         self.address = address
         self.conditions = conditions
         self.nodeName = nodeName
-        self.targetRef = targetRef
+        self.target = target
+    }
+}
+
+/// An endpoint's `targetRef` (the Pod behind it, usually) as a 64-bit hash:
+/// FNV-1a over its kind, namespace and name, each followed by a 0 byte,
+/// which no Kubernetes name holds. The one reader is the count of a
+/// Service's pods: a dual-stack Pod is listed in one slice per family and
+/// counts once. As an `ObjectRef` it made every endpoint 72 bytes instead
+/// of 48, and a Pod's generated name (`web-7d9f8b6c5d-x2k4q`: more than the
+/// 15 bytes a String holds inline) took a heap allocation of its own, at
+/// 100,000 endpoints (issue 5, memory).
+///
+/// FNV-1a rather than Swift's `Hasher`, which is seeded per process: the
+/// same Pod has the same hash in every run. Two Pods of one Service whose
+/// hashes collide count as one, which only lowers the endpoint counts that
+/// status shows (`ballastctl services`, `explain`); forwarding reads
+/// addresses, not this. Among the n Pods of one Service the chance is about
+/// n² / 2⁶⁵: 3·10⁻¹⁴ for 1,000 Pods.
+public struct EndpointTarget: Sendable, Hashable {
+    /// The hash; 0 is reserved for `none`, and a hash that comes out 0 is stored as 1.
+    public let value: UInt64
+
+    /// No targetRef.
+    public static let none = EndpointTarget(value: 0)
+
+    private init(value: UInt64) { self.value = value }
+
+    public init(kind: String, namespace: String, name: String) {
+        var hash = FNV1a()
+        hash.combine(kind)
+        hash.combine(namespace)
+        hash.combine(name)
+        self = hash.target
+    }
+
+    /// The Pod `ref`, as the EndpointSlice controller names it (kind Pod).
+    public static func pod(_ ref: ObjectRef) -> EndpointTarget {
+        EndpointTarget(kind: "Pod", namespace: ref.namespace, name: ref.name)
+    }
+
+    public var isNone: Bool { value == 0 }
+
+    /// FNV-1a 64 over the fields given, in order; decoders feed it the bytes
+    /// of the manifest without making Strings of them.
+    public struct FNV1a {
+        // FNV-1a 64's offset basis and prime (IETF draft-eastlake-fnv).
+        private var state: UInt64 = 0xcbf2_9ce4_8422_2325
+        private static let prime: UInt64 = 0x0000_0100_0000_01b3
+
+        public init() {}
+
+        public mutating func combine(_ field: UnsafeBufferPointer<UInt8>) {
+            for byte in field { mix(byte) }
+            mix(0)
+        }
+
+        public mutating func combine(_ field: String) {
+            var field = field
+            field.withUTF8 { combine($0) }
+        }
+
+        private mutating func mix(_ byte: UInt8) {
+            state = (state ^ UInt64(byte)) &* Self.prime
+        }
+
+        public var target: EndpointTarget { EndpointTarget(value: state == 0 ? 1 : state) }
     }
 }
 

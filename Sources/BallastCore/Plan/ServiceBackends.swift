@@ -26,7 +26,7 @@ struct ServiceBackends: Sendable {
 
     /// A pod is listed once per family; count it once when the slices say which pod it is.
     private enum Identity: Hashable {
-        case pod(ObjectRef)
+        case target(EndpointTarget)
         case address(IPAddress)
     }
 
@@ -65,7 +65,7 @@ struct ServiceBackends: Sendable {
                 if slices.count == 1 {
                     counts.count(ready: isReady, draining: draining)
                 } else {
-                    let identity = endpoint.targetRef.map(Identity.pod) ?? .address(address)
+                    let identity = endpoint.target.isNone ? Identity.address(address) : .target(endpoint.target)
                     let before = seen[identity]
                     seen[identity] = ((before?.ready ?? false) || isReady, (before?.draining ?? false) || draining)
                 }
