@@ -32,18 +32,29 @@ public actor L2Announcer {
     private var running = false
     private var links: [String: LinkResponder] = [:]
     private var assignment = Assignment(desired: [:], available: [])
-    /// Bursts and refreshes, one per (address, interface) announced.
-    private var announcements: [AnnouncementKey: Task<Void, Never>] = [:]
+    /// Every (address, interface) announced: its burst was started.
+    private var announced: Set<AnnouncementKey> = []
+    /// Their rounds still to send (bursts, refreshes), and the one task that
+    /// sends them (see AnnouncementSchedule).
+    private var schedule: AnnouncementSchedule<AnnouncementKey>
+    private var pacer: Task<Void, Never>?
+    /// When the pacer's current sleep ends.
+    private var pacerWakes: Duration?
+    private let stopwatch: Stopwatch
     private var since: [IPAddress: Date] = [:]
     /// Interfaces whose arp_* sysctls were checked, by name, with the ifindex
     /// seen then: a link created again under the same name is checked again.
     private var preparedSysctls: [String: Int32] = [:]
     private let conflicts = ConflictLedger()
 
-    private struct AnnouncementKey: Hashable {
+    private struct AnnouncementKey: Hashable, Comparable {
         var address: IPAddress
         var interface: String
         var mac: MACAddress
+
+        static func < (a: Self, b: Self) -> Bool {
+            (a.address, a.interface, a.mac) < (b.address, b.interface, b.mac)
+        }
     }
 
     /// - Parameters:
@@ -64,6 +75,9 @@ public actor L2Announcer {
         self.clock = clock
         self.metricsFactory = metrics
         self.now = now
+        schedule = AnnouncementSchedule(burstCount: settings.garpCount, burstInterval: settings.garpInterval,
+                                        refreshInterval: settings.refreshInterval)
+        stopwatch = Stopwatch(clock)
     }
 
     /// Announces until the task is cancelled, then stops answering, stops all
@@ -164,12 +178,19 @@ public actor L2Announcer {
         let wanted = Set(perLink.flatMap { name, addresses in
             addresses.subtracting(answerOnly).map { AnnouncementKey(address: $0, interface: name, mac: links[name]!.mac) }
         })
-        for key in Set(announcements.keys).subtracting(wanted) {
-            announcements.removeValue(forKey: key)?.cancel()
+        for key in announced.subtracting(wanted) {
+            announced.remove(key)
+            schedule.stop(key)
         }
-        for key in wanted.subtracting(announcements.keys) {
-            announcements[key] = startAnnouncing(key)
+        // The first round now (the takeover latency is this call), the rest
+        // from the pacer.
+        let started = stopwatch.elapsed()
+        for key in wanted.subtracting(announced).sorted() {
+            links[key.interface]!.announce(key.address)
+            announced.insert(key)
+            schedule.started(key, at: started)
         }
+        pace()
         let answeredNow = Set(perLink.values.joined())
         since = since.filter { answeredNow.contains($0.key) }
         let onlyNow = answeredNow.intersection(answerOnly)
@@ -214,27 +235,41 @@ public actor L2Announcer {
         }
     }
 
-    /// First round now (the takeover latency is this call), the rest of the
-    /// burst and the refreshes from a task, paced by the clock.
-    private func startAnnouncing(_ key: AnnouncementKey) -> Task<Void, Never> {
-        let link = links[key.interface]!
-        link.announce(key.address)
-        let (clock, settings) = (self.clock, self.settings)
-        return Task {
-            do {
-                for _ in 1..<settings.garpCount {
-                    try await clock.sleep(for: settings.garpInterval)
-                    link.announce(key.address)
+    /// Makes the pacer wake for the earliest round due: a new one if none
+    /// runs or the one running sleeps past it, none if nothing is due.
+    private func pace() {
+        guard let due = schedule.nextDue else {
+            pacer?.cancel()
+            pacer = nil
+            pacerWakes = nil
+            return
+        }
+        if pacer != nil, let wakes = pacerWakes, wakes <= due { return }
+        pacer?.cancel()
+        pacerWakes = due
+        pacer = Task { await self.sendRounds() }
+    }
+
+    /// The pacer: sleeps until the earliest round is due, sends every round
+    /// due then, until none is left or a newer pacer replaces it.
+    private func sendRounds() async {
+        while let due = schedule.nextDue {
+            pacerWakes = due
+            let wait = due - stopwatch.elapsed()
+            if wait > .zero {
+                do {
+                    try await clock.sleep(for: wait)
+                } catch {
+                    return  // Cancelled: stopped, or replaced by a pacer that wakes earlier.
                 }
-                guard let refresh = settings.refreshInterval else { return }
-                while true {
-                    try await clock.sleep(for: refresh)
-                    link.announce(key.address)
-                }
-            } catch {
-                // Cancelled: the address was released or moved.
+            }
+            guard !Task.isCancelled else { return }
+            for key in schedule.takeDue(at: stopwatch.elapsed()) {
+                links[key.interface]?.announce(key.address)
             }
         }
+        pacer = nil
+        pacerWakes = nil
     }
 
     /// arp_ignore=1: answer ARP only for addresses on the receiving interface,
@@ -263,8 +298,11 @@ public actor L2Announcer {
 
     private func shutDown() {
         running = false
-        for task in announcements.values { task.cancel() }
-        announcements = [:]
+        pacer?.cancel()
+        pacer = nil
+        pacerWakes = nil
+        schedule.removeAll()
+        announced = []
         for link in links.values { link.close() }
         links = [:]
         since = [:]

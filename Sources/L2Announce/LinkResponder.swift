@@ -138,14 +138,14 @@ final class LinkResponder: Sendable {
         }
     }
 
-    private func send(_ frame: [UInt8], what: String) -> Bool {
+    private func send(_ frame: [UInt8], what: @autoclosure () -> String) -> Bool {
         do {
             try port.send(frame)
             return true
         } catch {
             metrics.sendErrors.increment()
             counters.withLock { $0.sendErrors += 1 }
-            logger.warning("cannot send \(what)", metadata: ["error": "\(error)"])
+            logger.warning("cannot send \(what())", metadata: ["error": "\(error)"])
             return false
         }
     }

@@ -69,6 +69,43 @@ import Testing
         try await h.stop()
     }
 
+    /// One task paces every address (AnnouncementSchedule): the run loop and
+    /// the pacer are the only sleepers, however many addresses burst.
+    @Test func manyAddressesBurstFromOnePacer() async throws {
+        let h = await Harness(settings: L2AnnounceSettings(garpCount: 2, rescanInterval: .seconds(3600)))
+        let addresses = (1...50).map { Net.ip("192.0.2.\($0)") }
+        await h.announcer.setAnnounced(Dictionary(uniqueKeysWithValues: addresses.map { ($0, .automatic) }))
+        let port = try #require(h.port())
+        #expect(port.sent.count == 100)
+        await h.advance(by: .seconds(1), sleepers: 2)
+        await eventually("every second round") { port.sent.count == 200 }
+        await h.settle(1)
+        #expect(Set(port.sentDecoded) == Set(addresses.flatMap { [.garpRequest($0, Net.eth0MAC), .garpReply($0, Net.eth0MAC)] }))
+        try await h.stop()
+    }
+
+    /// A takeover while the pacer sleeps towards a refresh minutes away still
+    /// gets its burst rounds on time.
+    @Test func aNewBurstWakesAPacerSleepingTowardsARefresh() async throws {
+        let h = await Harness(settings: L2AnnounceSettings(garpCount: 2, refreshInterval: .seconds(300),
+                                                           rescanInterval: .seconds(3600)))
+        let other = Net.ip("192.0.2.11")
+        await h.announcer.setAnnounced([v4: .automatic])
+        let port = try #require(h.port())
+        await h.advance(by: .seconds(1), sleepers: 2)
+        await eventually("second round") { port.sent.count == 4 }
+        await h.advance(by: .seconds(10), sleepers: 2)
+        await h.announcer.setAnnounced([v4: .automatic, other: .automatic])
+        #expect(port.sent.count == 6)
+        await h.advance(by: .seconds(1), sleepers: 2)
+        await eventually("the new address's second round") { port.sent.count == 8 }
+        #expect(Array(port.sentDecoded.suffix(2)) == [.garpRequest(other, Net.eth0MAC), .garpReply(other, Net.eth0MAC)])
+        await h.advance(by: .seconds(289), sleepers: 2)
+        await eventually("the first address's refresh") { port.sent.count == 10 }
+        #expect(Array(port.sentDecoded.suffix(2)) == [.garpRequest(v4, Net.eth0MAC), .garpReply(v4, Net.eth0MAC)])
+        try await h.stop()
+    }
+
     @Test func announcementsWaitForRun() async throws {
         let h = await Harness()
         try await h.stop()
