@@ -113,11 +113,19 @@ public final class NFTablesSNAT: SNATControl {
     public func replace(with contents: SNATTable) throws(DataPlaneError) {
         digest.withLock { $0 = nil }
         let written = SNATTableDigest(contents)
-        try NFTContext.run(SNATTableText.replaceScript(table: tableName, mark: mark, contents: contents, digest: written),
-                           json: false, operation: "replace \(tableDescription) with \(contents)")
+        let script = SNATTableText.replaceScript(table: tableName, mark: mark, contents: contents, digest: written)
+        let operation = "replace \(tableDescription) with \(contents)"
+        // In a child nft process where one is installed (see NFTProcess).
+        let executable = NFTProcess.executable
+        if let executable {
+            try NFTContext.runIsolated(script, executable: executable, operation: operation)
+        } else {
+            try NFTContext.run(script, json: false, operation: operation)
+        }
         digest.withLock { $0 = written }
         logger.info("replaced SNAT table", metadata: ["nft.table": "\(tableName)", "nft.marks": "\(contents.marks.count)",
-                                                      "nft.masquerades": "\(contents.masquerades.count)"])
+                                                      "nft.masquerades": "\(contents.masquerades.count)",
+                                                      "nft.writer": "\(executable ?? "libnftables")"])
     }
 
     public func update(_ change: SNATTableChange) throws(DataPlaneError) {
@@ -195,9 +203,16 @@ enum NFTContext {
         }
     }
 
+    /// Runs `script` in a child nft process, serialized with the in-process calls.
+    static func runIsolated(_ script: String, executable: String, operation: String) throws(DataPlaneError) {
+        try lock.withLock { _ throws(DataPlaneError) in
+            try NFTProcess.run(script, executable: executable, operation: operation)
+        }
+    }
+
     /// nft reports each error as "Error: …" followed by the offending input
     /// line and a caret line; keep the messages only.
-    private static func summarize(_ errors: String) -> String {
+    static func summarize(_ errors: String) -> String {
         let messages = errors.split(separator: "\n")
             .filter { $0.hasPrefix("Error: ") || $0.contains(": Error: ") }
             .map { line -> Substring in

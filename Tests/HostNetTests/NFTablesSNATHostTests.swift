@@ -48,6 +48,41 @@ struct NFTablesSNATHostTests {
         #expect(read == Self.moved)
     }
 
+    /// A whole-table write goes to a child nft process (NFTProcess), which
+    /// runs in the calling thread's namespace: the table appears there and
+    /// not on the host.
+    @Test func theWholeTableIsWrittenByAChildNftInTheCallersNamespace() async throws {
+        let ns = try await namespace()
+        #expect(NFTProcess.executable != nil, "the nftables package (nft) is installed where tests run")
+        try await ns.run { () throws(DataPlaneError) in try NFTablesSNAT(tableName: "ballast_child").replace(with: Self.table) }
+        #expect(try ns.shellSucceeds("nft", "list", "tables").contains("table inet ballast_child"))
+        let host = Process()
+        host.executableURL = URL(fileURLWithPath: "/usr/sbin/nft")
+        host.arguments = ["list", "tables"]
+        let pipe = Pipe()
+        host.standardOutput = pipe
+        try host.run()
+        host.waitUntilExit()
+        let hostTables = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(!hostTables.contains("ballast_child"))
+    }
+
+    /// What the child nft reports on failure comes back as the error's reason,
+    /// summarized as libnftables' own errors are; nothing is written.
+    @Test func aChildNftFailureReportsNftsMessage() async throws {
+        let ns = try await namespace()
+        let executable = try #require(NFTProcess.executable)
+        let failed = await #expect(throws: DataPlaneError.self) {
+            try await ns.run { () throws(DataPlaneError) in
+                try NFTProcess.run("add table inet ballast_bad\nadd chain inet ballast_missing c\n",
+                                   executable: executable, operation: "write a broken script")
+            }
+        }
+        #expect(failed?.operation == "write a broken script")
+        #expect(failed?.reason.contains("No such file or directory") == true, "\(String(describing: failed))")
+        #expect(try !ns.shellSucceeds("nft", "list", "tables").contains("ballast_bad"), "one transaction: nothing written")
+    }
+
     /// An update whose element delete fails (deleted by hand) fails whole:
     /// the digest is not moved either.
     @Test func aFailedUpdateLeavesTheDigestAsItWas() async throws {
