@@ -15,3 +15,10 @@ release_ballastd() {
     BALLASTD=$(cd "$repo" && swift build "${flags[@]}" --show-bin-path)/ballastd
     export BALLASTD
 }
+
+# unit_environment: the Environment= assignments of systemd/ballastd.service,
+# one NAME=VALUE per line, so that benchmarks run ballastd with the
+# environment the unit gives it (e.g. its malloc tunables).
+unit_environment() {
+    sed -n 's/^Environment=//p' "$repo/systemd/ballastd.service"
+}
