@@ -239,15 +239,19 @@ public actor L2Announcer {
     /// runs or the one running sleeps past it, none if nothing is due.
     private func pace() {
         guard let due = schedule.nextDue else {
-            pacer?.cancel()
-            pacer = nil
-            pacerWakes = nil
+            stopPacer()
             return
         }
         if pacer != nil, let wakes = pacerWakes, wakes <= due { return }
-        pacer?.cancel()
+        stopPacer()
         pacerWakes = due
         pacer = Task { await self.sendRounds() }
+    }
+
+    private func stopPacer() {
+        pacer?.cancel()
+        pacer = nil
+        pacerWakes = nil
     }
 
     /// The pacer: sleeps until the earliest round is due, sends every round
@@ -268,8 +272,8 @@ public actor L2Announcer {
                 links[key.interface]?.announce(key.address)
             }
         }
-        pacer = nil
-        pacerWakes = nil
+        // Nothing left to send; this task ends (cancelling it is a no-op).
+        stopPacer()
     }
 
     /// arp_ignore=1: answer ARP only for addresses on the receiving interface,
@@ -298,9 +302,7 @@ public actor L2Announcer {
 
     private func shutDown() {
         running = false
-        pacer?.cancel()
-        pacer = nil
-        pacerWakes = nil
+        stopPacer()
         schedule.removeAll()
         announced = []
         for link in links.values { link.close() }
