@@ -55,7 +55,8 @@ struct Options {
 }
 
 /// Service i (0-based): svc-i in namespace ns-(i%10); its endpoint k is
-/// 10.(k+1).(i/250).(i%250+1):8080 on node-(k%10) (daemon-bench's shape).
+/// 10.(k+1).(i/250).(i%250+1):8080 on node-(k%10), as in daemon-bench's files,
+/// without their kubectl metadata (uid, last-applied-configuration, Pod names).
 func serviceFile(_ i: Int, endpoints: Int, firstEndpoint: String? = nil) -> String {
     let name = "svc-\(fiveDigits(i))"
     let ns = "ns-\(i % 10)"
