@@ -49,12 +49,12 @@ enum NFTProcess {
         var pid: pid_t = 0
         let spawned = posix_spawn(&pid, executable, &actions, nil, &argv, Glibc.environ)
         guard spawned == 0 else {
-            throw DataPlaneError(operation: operation, reason: "cannot start \(executable): \(String(cString: strerror(spawned)))")
+            throw failure(operation, "cannot start \(executable)", errno: spawned)
         }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 {
             guard errno == EINTR else {
-                throw DataPlaneError(operation: operation, reason: "cannot wait for \(executable): \(String(cString: strerror(errno)))")
+                throw failure(operation, "cannot wait for \(executable)", errno: errno)
             }
         }
         // WIFEXITED / WEXITSTATUS / WTERMSIG, which Swift does not import.
@@ -67,17 +67,22 @@ enum NFTProcess {
                              reason: printed.isEmpty ? cause : NFTContext.summarize(printed))
     }
 
+    /// A failed system call of the run, with its errno kept beside the text.
+    private static func failure(_ operation: String, _ what: String, errno code: Int32) -> DataPlaneError {
+        DataPlaneError(operation: operation, errno: code, reason: "\(what): \(String(cString: strerror(code)))")
+    }
+
     private static func memoryFile(named name: String, operation: String) throws(DataPlaneError) -> Int32 {
         let fd = ballast_memfd_create(name, BALLAST_MFD_CLOEXEC)
         guard fd >= 0 else {
-            throw DataPlaneError(operation: operation, reason: "memfd_create: \(String(cString: strerror(errno)))")
+            throw failure(operation, "memfd_create", errno: errno)
         }
         return fd
     }
 
     private static func writeAll(_ text: String, to fd: Int32, operation: String) throws(DataPlaneError) {
         var text = text
-        let failure: Int32? = text.withUTF8 { bytes in
+        let failed: Int32? = text.withUTF8 { bytes in
             var offset = 0
             while offset < bytes.count {
                 let written = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
@@ -89,8 +94,8 @@ enum NFTProcess {
             }
             return nil
         }
-        if let failure {
-            throw DataPlaneError(operation: operation, reason: "cannot write the nft script: \(String(cString: strerror(failure)))")
+        if let failed {
+            throw failure(operation, "cannot write the nft script", errno: failed)
         }
         lseek(fd, 0, SEEK_SET)
     }
